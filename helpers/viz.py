@@ -1,0 +1,114 @@
+"""Figures for the lessons: images, boxes, masks, grids. The only module that converts to NumPy.
+
+One style for every lesson: large fonts and figures that read from the back of a
+lecture room. Boxes follow the pixel-edge convention of :mod:`helpers.data`.
+"""
+
+import matplotlib.patheffects as effects
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .data import SHAPE_CLASSES
+
+#: Matplotlib settings for a projector: applied by :func:`use_style`.
+STYLE = {
+    "figure.dpi": 100,
+    "font.size": 13,
+    "axes.titlesize": 14,
+    "axes.labelsize": 13,
+    "figure.titlesize": 16,
+    "image.interpolation": "nearest",
+}
+BOX_COLOURS = ("#ffffff", "#ffdd00")  # first and second object
+
+
+def use_style():
+    """Apply the course's matplotlib style (large fonts, readable on a projector)."""
+    plt.rcParams.update(STYLE)
+
+
+def to_image(image, normalization=None):
+    """A (3, H, W) tensor as an (H, W, 3) NumPy array in [0, 1] for ``imshow``.
+
+    ``normalization`` (a :class:`helpers.data.Normalization`) is undone first.
+    """
+    image = image.detach().float().cpu()
+    if normalization is not None:
+        image = normalization.undo(image.unsqueeze(0))[0]
+    return image.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def draw_box(ax, box, colour="#ffffff", label=None):
+    """Draw an ``xyxy`` pixel box; pixel edges sit at half-integers in ``imshow`` coordinates."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    outline = [effects.withStroke(linewidth=4, foreground="black")]  # visible on light and dark images
+    ax.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=colour, linewidth=2,
+                               path_effects=outline))
+    if label:
+        ax.text(x1 - 0.5, y1 - 1.5, label, color="black", fontsize=10, va="bottom",
+                bbox={"facecolor": colour, "edgecolor": "none", "pad": 1})
+
+
+def draw_mask_outline(ax, mask, colour="#00e5ff"):
+    """Outline a boolean (H, W) mask."""
+    ax.contour(mask.detach().cpu().numpy().astype(float), levels=[0.5], colors=[colour], linewidths=1.2)
+
+
+def draw_sample(ax, shapes, index, show_mask=True):
+    """One cluttered-shapes image with its box(es), mask outline(s) and class name(s) in the title."""
+    ax.imshow(to_image(shapes.images[index]))
+    labels, boxes, masks = shapes.labels[index], shapes.boxes[index], shapes.masks[index]
+    if labels.dim() == 0:  # one object per image
+        labels, boxes, masks = labels[None], boxes[None], masks[None]
+    for j, (label, box, mask) in enumerate(zip(labels, boxes, masks)):
+        draw_box(ax, box, BOX_COLOURS[j % len(BOX_COLOURS)])
+        if show_mask:
+            draw_mask_outline(ax, mask)
+    ax.set_title(" + ".join(SHAPE_CLASSES[int(k)] for k in labels))
+    ax.set_axis_off()
+
+
+def _grid(count, cols, cell=2.4):
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, cell * rows + 0.6), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_axis_off()
+    return fig, axes.flat
+
+
+def show_shapes(shapes, count=16, cols=8, title="Cluttered shapes: box (white) and mask outline (cyan)"):
+    """A grid of the first ``count`` images of a :class:`helpers.data.Shapes` batch."""
+    count = min(count, shapes.images.shape[0])
+    fig, axes = _grid(count, cols)
+    for index, ax in zip(range(count), axes):
+        draw_sample(ax, shapes, index)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_photos(photos, normalization=None, captions=None, cols=3, title="Photos and their hand-checked boxes"):
+    """The photos with their boxes; ``captions`` (one string per photo) replace the names as titles."""
+    count = photos.images.shape[0]
+    fig, axes = _grid(count, cols, cell=4.2)
+    for index, ax in zip(range(count), axes):
+        ax.imshow(to_image(photos.images[index], normalization))
+        draw_box(ax, photos.boxes[index])
+        ax.set_title(photos.names[index] if captions is None else captions[index], fontsize=11)
+        ax.set_axis_off()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def top_k_captions(probabilities, categories, k=3):
+    """One caption per row of ``probabilities`` (B, classes): the top-k names and probabilities."""
+    values, indices = torch.topk(probabilities.detach().cpu(), k, dim=1)
+    return ["\n".join(f"{categories[int(i)]} {float(v):.2f}" for v, i in zip(row_v, row_i))
+            for row_v, row_i in zip(values, indices)]
+
+
+def class_balance(labels, classes=SHAPE_CLASSES):
+    """Counts of each class in ``labels`` as a NumPy array (for tables and bar charts)."""
+    return np.bincount(labels.reshape(-1).cpu().numpy(), minlength=len(classes))

@@ -1,0 +1,75 @@
+import shutil
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.data import class_index
+from helpers.models import EFFICIENTNET_LITE0_SHA256, _packaged_weights, find_last_conv, imagenet_model, sha256_of
+
+
+def test_packaged_weights_match_the_pinned_checksum():
+    assert sha256_of(_packaged_weights()) == EFFICIENTNET_LITE0_SHA256
+
+
+def test_model_is_ready_for_inference(imagenet):
+    assert not imagenet.model.training
+    assert len(imagenet.categories) == 1000 and imagenet.categories[285] == "Egyptian cat"
+    assert imagenet.normalization.mean == (0.5, 0.5, 0.5) and imagenet.normalization.std == (0.5, 0.5, 0.5)
+    assert all(p.device.type == "cpu" for p in imagenet.model.parameters())
+
+
+def test_top1_is_right_on_at_least_five_photos(imagenet, photos):
+    with torch.no_grad():
+        predicted = imagenet.model(photos.images).argmax(dim=1)
+    labelled = photos.classes >= 0
+    right = (predicted == photos.classes) & labelled
+    print({name: imagenet.categories[int(p)] for name, p in zip(photos.names, predicted)})
+    assert int(right.sum()) >= 5
+    assert predicted[photos.names.index("chelsea")] in range(281, 286)  # a cat
+
+
+def test_probabilities_on_known_photos(imagenet, photos):
+    """The figures quoted in the course (squashed to 224, antialiased bilinear)."""
+    with torch.no_grad():
+        probabilities = imagenet.model(photos.images).softmax(dim=1)
+    chelsea, coffee = photos.names.index("chelsea"), photos.names.index("coffee")
+    assert probabilities[chelsea, class_index("Egyptian cat", imagenet.categories)] == pytest.approx(0.79, abs=0.01)
+    assert probabilities[coffee, class_index("espresso", imagenet.categories)] == pytest.approx(0.88, abs=0.01)
+
+
+def test_checksum_mismatch_is_refused(tmp_path):
+    corrupted = tmp_path / "weights.pth"
+    shutil.copyfile(_packaged_weights(), corrupted)
+    with open(corrupted, "r+b") as file:
+        file.seek(1000)
+        byte = file.read(1)
+        file.seek(1000)
+        file.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        imagenet_model(weights=corrupted)
+
+
+def test_missing_weights_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="weights file not found"):
+        imagenet_model(weights=tmp_path / "nothing.pth")
+
+
+def test_find_last_conv():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Sequential(nn.Conv2d(4, 5, 3), nn.ReLU()),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 2))
+    assert find_last_conv(model) == "2.0"
+    assert isinstance(model.get_submodule(find_last_conv(model)), nn.Conv2d)
+
+
+def test_find_last_conv_on_the_imagenet_model(imagenet):
+    name = find_last_conv(imagenet.model)
+    assert name == "conv_head"
+    assert imagenet.model.get_submodule(name).out_channels == imagenet.model.classifier.in_features
+
+
+def test_find_last_conv_bad_inputs():
+    with pytest.raises(ValueError, match="no nn.Conv2d"):
+        find_last_conv(nn.Sequential(nn.Linear(3, 2)))
+    with pytest.raises(TypeError, match="nn.Module"):
+        find_last_conv("resnet")

@@ -1,0 +1,53 @@
+"""The figures and the widget's redraw function, called without a browser."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from helpers.data import Normalization, make_shapes
+from helpers.viz import draw_box, show_shapes, to_image
+from helpers.widgets import draw_browser_frame, sample_browser
+
+
+def rendered(fig):
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba()).copy()
+    plt.close(fig)
+    return pixels
+
+
+def test_to_image_undoes_the_normalization():
+    x = torch.rand(3, 5, 7)
+    norm = Normalization((0.5,) * 3, (0.5,) * 3)
+    assert np.allclose(to_image(norm.apply(x[None])[0], norm), x.permute(1, 2, 0).numpy(), atol=1e-6)
+
+
+def test_draw_box_uses_pixel_edges():
+    fig, ax = plt.subplots()
+    ax.imshow(np.zeros((10, 10)))
+    draw_box(ax, torch.tensor([2.0, 3.0, 5.0, 7.0]))
+    rect = ax.patches[0]
+    assert rect.get_xy() == (1.5, 2.5) and rect.get_width() == 3 and rect.get_height() == 4
+    plt.close(fig)
+
+
+def test_browser_frame_changes_with_the_slider_value():
+    shapes = make_shapes(4, seed=0)
+    first, again, other = (rendered(draw_browser_frame(shapes, i)) for i in (0, 0, 1))
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert not np.array_equal(first, rendered(draw_browser_frame(shapes, 0, show_mask=False)))
+
+
+def test_sample_browser_builds_a_slider_over_all_images():
+    shapes = make_shapes(7, seed=0)
+    box = sample_browser(shapes)
+    slider = box.children[0].children[0]
+    assert (slider.min, slider.max, slider.value) == (0, 6, 0)
+
+
+def test_show_shapes_grid_for_two_objects():
+    fig = show_shapes(make_shapes(6, objects=2, seed=0), count=6, cols=3)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 6 and all(" + " in t for t in titles)
+    plt.close(fig)
