@@ -6,7 +6,6 @@ lecture room. Boxes follow the pixel-edge convention of :mod:`helpers.data`.
 
 import matplotlib.patheffects as effects
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 from .data import SHAPE_CLASSES
@@ -71,7 +70,8 @@ def draw_sample(ax, shapes, index, show_mask=True):
 
 def _grid(count, cols, cell=2.4):
     rows = -(-count // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, cell * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, (cell + 0.4) * rows + 0.5), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat[count:]:
         ax.set_axis_off()
     return fig, axes.flat
@@ -84,21 +84,19 @@ def show_shapes(shapes, count=16, cols=8, title="Cluttered shapes: box (white) a
     for index, ax in zip(range(count), axes):
         draw_sample(ax, shapes, index)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
 def show_photos(photos, normalization=None, captions=None, cols=3, title="Photos and their hand-checked boxes"):
     """The photos with their boxes; ``captions`` (one string per photo) replace the names as titles."""
     count = photos.images.shape[0]
-    fig, axes = _grid(count, cols, cell=4.2)
+    fig, axes = _grid(count, cols, cell=3.4)
     for index, ax in zip(range(count), axes):
-        ax.imshow(to_image(photos.images[index], normalization))
+        ax.imshow(to_image(photos.images[index], normalization), interpolation="antialiased")
         draw_box(ax, photos.boxes[index])
         ax.set_title(photos.names[index] if captions is None else captions[index], fontsize=11)
         ax.set_axis_off()
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -109,6 +107,14 @@ def top_k_captions(probabilities, categories, k=3):
             for row_v, row_i in zip(values, indices)]
 
 
-def class_balance(labels, classes=SHAPE_CLASSES):
-    """Counts of each class in ``labels`` as a NumPy array (for tables and bar charts)."""
-    return np.bincount(labels.reshape(-1).cpu().numpy(), minlength=len(classes))
+
+def as_jpeg(fig, quality=85):
+    """Close ``fig`` and return it as a JPEG for display: photos stored as PNG make notebooks heavy."""
+    from io import BytesIO
+
+    from IPython.display import Image
+
+    buffer = BytesIO()
+    fig.savefig(buffer, format="jpeg", pil_kwargs={"quality": quality})
+    plt.close(fig)
+    return Image(data=buffer.getvalue(), format="jpeg")

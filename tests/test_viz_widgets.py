@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from helpers.data import Normalization, make_shapes
-from helpers.viz import draw_box, show_shapes, to_image
+from helpers.viz import as_jpeg, draw_box, show_shapes, to_image
 from helpers.widgets import draw_browser_frame, sample_browser
 
 
@@ -51,3 +51,11 @@ def test_show_shapes_grid_for_two_objects():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == 6 and all(" + " in t for t in titles)
     plt.close(fig)
+
+
+def test_as_jpeg_closes_the_figure_and_returns_jpeg_bytes():
+    fig, ax = plt.subplots()
+    ax.imshow(np.random.default_rng(0).random((20, 20)))
+    image = as_jpeg(fig)
+    assert image.data[:3] == b"\xff\xd8\xff"  # JPEG magic number
+    assert not plt.fignum_exists(fig.number)
