@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SANITIZE := tests/nbval_sanitize.cfg
 PORT ?= 8888
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test venv clean-venv
 
@@ -31,7 +33,8 @@ $(STAMP): requirements-lock.txt pyproject.toml
 
 lab: $(STAMP)
 	@echo "Starting JupyterLab on notebooks/; open the http://127.0.0.1 URL printed below (Ctrl-C to stop)."
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks \
+		--LabApp.extension_manager=readonly $(ROOT_FLAG)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)

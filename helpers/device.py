@@ -52,7 +52,9 @@ def set_seed(seed, deterministic=True):
 
     With ``deterministic=True`` PyTorch is also told to pick deterministic
     kernels (cuDNN autotuning off, ``torch.use_deterministic_algorithms`` with a
-    warning, not an error, for operations that have no deterministic version).
+    warning, not an error, for operations that have no deterministic version)
+    and to compute in full float32 on GPUs (TF32 off), so that GPU results agree
+    with the CPU's to float tolerance.
 
     Args:
         seed: an int in [0, 2**32 - 1] (NumPy's range).
@@ -74,4 +76,6 @@ def set_seed(seed, deterministic=True):
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
         torch.use_deterministic_algorithms(True, warn_only=True)

@@ -53,6 +53,7 @@ def test_set_seed_switches_to_deterministic_algorithms():
     set_seed(0)
     assert torch.are_deterministic_algorithms_enabled()
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
 
 
 @pytest.mark.parametrize("bad, error", [(1.0, TypeError), ("0", TypeError), (True, TypeError), (None, TypeError),

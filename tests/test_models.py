@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from helpers.data import class_index
+from helpers.device import set_seed
 from helpers.models import EFFICIENTNET_LITE0_SHA256, _packaged_weights, find_last_conv, imagenet_model, sha256_of
 
 
@@ -73,3 +74,18 @@ def test_find_last_conv_bad_inputs():
         find_last_conv(nn.Sequential(nn.Linear(3, 2)))
     with pytest.raises(TypeError, match="nn.Module"):
         find_last_conv("resnet")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_model_agrees_with_cpu(imagenet, photos):
+    """Same photos, same weights: the GPU's probabilities equal the CPU's in full float32 (set_seed turns TF32 off)."""
+    set_seed(0)
+    gpu = imagenet_model(device="cuda")
+    assert all(p.device.type == "cuda" for p in gpu.model.parameters())
+    with torch.no_grad():
+        on_cpu = imagenet.model(photos.images).softmax(dim=1)
+        on_gpu = gpu.model(photos.images.cuda()).softmax(dim=1)
+    assert on_gpu.device.type == "cuda"
+    print(f"largest CPU/GPU probability difference: {(on_gpu.cpu() - on_cpu).abs().max():.2e}")
+    assert torch.equal(on_gpu.argmax(dim=1).cpu(), on_cpu.argmax(dim=1))
+    assert torch.allclose(on_gpu.cpu(), on_cpu, atol=1e-4)
