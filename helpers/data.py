@@ -156,9 +156,9 @@ def _centres_apart(generator, radii, size, tries=100):
     n, objects = radii.shape
     r = radii.unsqueeze(-1)
     centres = r + torch.rand((n, objects, 2), generator=generator) * (size - 2 * r)
+    if objects == 1:
+        return centres
     for _ in range(tries):
-        if objects == 1:
-            return centres
         gap = (centres[:, 0] - centres[:, 1]).norm(dim=-1) - radii.sum(dim=1)
         redo = gap < 2.0
         if not redo.any():
