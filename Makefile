@@ -37,7 +37,7 @@ lab: $(STAMP)
 		--LabApp.extension_manager=readonly $(ROOT_FLAG)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)
+	$(BIN)/python -m pytest -rs tests notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)
 
 clean-venv:
 	rm -rf $(VENV)
