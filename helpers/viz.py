@@ -20,6 +20,7 @@ STYLE = {
     "image.interpolation": "nearest",
 }
 BOX_COLOURS = ("#ffffff", "#ffdd00")  # first and second object
+PREDICTION_COLOUR = "#ff3df5"  # predicted boxes
 
 
 def use_style():
@@ -66,6 +67,43 @@ def draw_sample(ax, shapes, index, show_mask=True):
             draw_mask_outline(ax, mask)
     ax.set_title(" + ".join(SHAPE_CLASSES[int(k)] for k in labels))
     ax.set_axis_off()
+
+
+def draw_prediction(ax, image, true_boxes, predicted_box, title):
+    """An image with its true box(es) (white, yellow) and a predicted box (magenta, dashed look by colour)."""
+    ax.imshow(to_image(image))
+    for j, box in enumerate(true_boxes.reshape(-1, 4)):
+        draw_box(ax, box, BOX_COLOURS[j % len(BOX_COLOURS)])
+    draw_box(ax, predicted_box, PREDICTION_COLOUR)
+    ax.set_title(title, fontsize=11)
+    ax.set_axis_off()
+
+
+def show_predictions(images, true_boxes, predicted_boxes, titles, cols=6, title="Predictions"):
+    """A grid of :func:`draw_prediction` panels: true boxes white (and yellow), predictions magenta."""
+    count = images.shape[0]
+    fig, axes = _grid(count, cols, cell=2.6)
+    for index, ax in zip(range(count), axes):
+        draw_prediction(ax, images[index], true_boxes[index], predicted_boxes[index], titles[index])
+    fig.suptitle(title)
+    return fig
+
+
+def plot_history(histories, keys, title, ylabel="", logy=False):
+    """One line per (history, key) against the epoch; ``histories`` maps a run name to its History."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    for name, history in histories.items():
+        for key in keys:
+            values = history[key]
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=f"{name}: {key}" if name else key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
 
 
 def _grid(count, cols, cell=2.4):
@@ -118,3 +156,18 @@ def as_jpeg(fig, quality=85):
     fig.savefig(buffer, format="jpeg", pil_kwargs={"quality": quality})
     plt.close(fig)
     return Image(data=buffer.getvalue(), format="jpeg")
+
+
+def format_table(rows, digits=3):
+    """Rows (dicts with the same keys) as an aligned text table; floats rounded to ``digits``."""
+    def cell(value):
+        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+    columns = list(rows[0])
+    texts = [[cell(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(t[i]) for t in texts)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(t.ljust(w) for t, w in zip(text, widths)) for text in texts]
+    lines = [line.rstrip() for line in lines]
+    return "\n".join(lines)

@@ -6,7 +6,15 @@ from torch import nn
 
 from helpers.data import class_index
 from helpers.device import set_seed
-from helpers.models import EFFICIENTNET_LITE0_SHA256, _packaged_weights, find_last_conv, imagenet_model, sha256_of
+from helpers.models import (
+    EFFICIENTNET_LITE0_SHA256,
+    Backbone,
+    TwoHeadNet,
+    _packaged_weights,
+    find_last_conv,
+    imagenet_model,
+    sha256_of,
+)
 
 
 def test_packaged_weights_match_the_pinned_checksum():
@@ -89,3 +97,33 @@ def test_gpu_model_agrees_with_cpu(imagenet, photos):
     print(f"largest CPU/GPU probability difference: {(on_gpu.cpu() - on_cpu).abs().max():.2e}")
     assert torch.equal(on_gpu.argmax(dim=1).cpu(), on_cpu.argmax(dim=1))
     assert torch.allclose(on_gpu.cpu(), on_cpu, atol=1e-4)
+
+
+def test_backbone_shapes_and_receptive_field_claim():
+    backbone = Backbone(width=4)
+    assert backbone(torch.zeros(2, 3, 64, 40)).shape == (2, 16, 16, 10)
+    assert backbone.out_channels == 16
+    # a change in one input pixel reaches final cells at most 16 px away (receptive field 32)
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)).requires_grad_()
+    backbone.eval()
+    backbone(x)[0, :, 8, 8].sum().backward()
+    touched = x.grad.abs().sum(dim=(0, 1)) > 0
+    rows, cols = touched.any(dim=1).nonzero(), touched.any(dim=0).nonzero()
+    assert 16 < rows.max() - rows.min() + 1 <= 32 and 16 < cols.max() - cols.min() + 1 <= 32
+    with pytest.raises(ValueError, match="width"):
+        Backbone(width=0)
+
+
+def test_two_head_net_outputs_and_predict():
+    torch.manual_seed(0)
+    model = TwoHeadNet(classes=6, size=64, width=4).eval()
+    images = torch.rand(3, 3, 64, 64)
+    logits, boxes = model(images)
+    assert logits.shape == (3, 6) and boxes.shape == (3, 4)
+    assert ((boxes >= 0) & (boxes <= 1)).all()
+    labels, pixel_boxes = model.predict(images)
+    assert torch.equal(labels, logits.argmax(1))
+    assert ((pixel_boxes >= 0) & (pixel_boxes <= 64)).all()
+    assert (pixel_boxes[:, 2:] >= pixel_boxes[:, :2]).all()
+    with pytest.raises(ValueError, match="multiple of 8"):
+        TwoHeadNet(classes=6, size=60)

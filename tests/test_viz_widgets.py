@@ -5,8 +5,8 @@ import numpy as np
 import torch
 
 from helpers.data import Normalization, make_shapes
-from helpers.viz import as_jpeg, draw_box, show_shapes, to_image
-from helpers.widgets import draw_browser_frame, sample_browser
+from helpers.viz import as_jpeg, draw_box, format_table, show_shapes, to_image
+from helpers.widgets import draw_browser_frame, draw_prediction_frame, prediction_browser, sample_browser
 
 
 def rendered(fig):
@@ -59,3 +59,23 @@ def test_as_jpeg_closes_the_figure_and_returns_jpeg_bytes():
     image = as_jpeg(fig)
     assert image.data[:3] == b"\xff\xd8\xff"  # JPEG magic number
     assert not plt.fignum_exists(fig.number)
+
+
+def test_prediction_frame_follows_slider_and_variant():
+    shapes = make_shapes(3, seed=0)
+    ious = torch.tensor([0.9, 0.2, 0.6])
+    predictions = {"good": (shapes.labels, shapes.boxes, torch.ones(3)),
+                   "shifted": (shapes.labels, (shapes.boxes + 5).clamp(0, 64), ious)}
+    frames = [rendered(draw_prediction_frame(shapes, predictions, v, i)) for v, i in
+              [("good", 0), ("good", 1), ("shifted", 0)]]
+    assert not np.array_equal(frames[0], frames[1]) and not np.array_equal(frames[0], frames[2])
+    fig = draw_prediction_frame(shapes, predictions, "shifted", 1)
+    assert "wrong" in fig.axes[0].get_title() and "IoU 0.20" in fig.axes[0].get_title()
+    plt.close(fig)
+    box = prediction_browser(shapes, predictions)
+    assert box.children[0].max == 2 and box.children[1].options == ("good", "shifted")
+
+
+def test_format_table_aligns_and_rounds():
+    text = format_table([{"loss": "l2", "accuracy": 0.93512}, {"loss": "giou", "accuracy": 0.8}])
+    assert text.splitlines() == ["loss  accuracy", "----  --------", "l2    0.935", "giou  0.800"]

@@ -1,0 +1,136 @@
+"""Boxes: formats, conversions, checks, IoU and GIoU for batches.
+
+Formats (the last dimension holds four numbers):
+
+- ``xyxy``: corners ``(x1, y1, x2, y2)``, the course's default;
+- ``xywh``: top-left corner, width and height ``(x1, y1, w, h)``;
+- ``cxcywh``: centre, width and height ``(cx, cy, w, h)``.
+
+Coordinates are in pixels, measured on pixel edges (see :mod:`helpers.data`), or
+normalised to [0, 1] by the image's width and height. Conversions are
+``torchvision.ops.box_convert``; IoU and GIoU follow torchvision's definitions.
+
+Explained in 01_localization_regression.
+"""
+
+import torch
+from torchvision import ops
+
+FORMATS = ("xyxy", "xywh", "cxcywh")
+
+
+def check_boxes(boxes, fmt="xyxy"):
+    """Raise a ``ValueError`` naming the problem unless ``boxes`` is a valid (..., 4) float tensor.
+
+    Checked: a tensor, a floating dtype, last dimension 4, no NaN or infinity, and
+    no negative extent (``x2 < x1`` or ``y2 < y1`` in ``xyxy``; ``w < 0`` or
+    ``h < 0`` in the other formats). Returns ``boxes`` unchanged.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown box format {fmt!r}; expected one of {FORMATS}")
+    if not isinstance(boxes, torch.Tensor):
+        raise TypeError(f"boxes must be a torch.Tensor, got {type(boxes).__name__}")
+    if not boxes.is_floating_point():
+        raise TypeError(f"boxes must be a floating-point tensor, got {boxes.dtype}")
+    if boxes.dim() == 0 or boxes.shape[-1] != 4:
+        raise ValueError(f"boxes must have shape (..., 4), got {tuple(boxes.shape)}")
+    if not torch.isfinite(boxes).all():
+        raise ValueError("boxes contain NaN or infinite values")
+    if fmt == "xyxy":
+        widths, heights = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
+        if (widths < 0).any():
+            raise ValueError("boxes have x2 < x1 (xyxy boxes need x1 <= x2)")
+        if (heights < 0).any():
+            raise ValueError("boxes have y2 < y1 (xyxy boxes need y1 <= y2)")
+    elif (boxes[..., 2:] < 0).any():
+        raise ValueError(f"boxes have a negative width or height ({fmt})")
+    return boxes
+
+
+def convert(boxes, source, target):
+    """Convert boxes between ``xyxy``, ``xywh`` and ``cxcywh`` (any leading shape)."""
+    check_boxes(boxes, source)
+    if target not in FORMATS:
+        raise ValueError(f"unknown box format {target!r}; expected one of {FORMATS}")
+    shape = boxes.shape
+    return ops.box_convert(boxes.reshape(-1, 4), source, target).reshape(shape)
+
+
+def _scale(size, like):
+    height, width = (size, size) if isinstance(size, int) else size
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {size}")
+    return torch.tensor([width, height, width, height], dtype=like.dtype, device=like.device)
+
+
+def normalize(boxes, size):
+    """Pixel boxes (any format) to [0, 1] coordinates; ``size`` is ``(height, width)`` or one int."""
+    return boxes / _scale(size, boxes)
+
+
+def denormalize(boxes, size):
+    """[0, 1] boxes (any format) to pixels; ``size`` is ``(height, width)`` or one int."""
+    return boxes * _scale(size, boxes)
+
+
+def _pair(boxes_a, boxes_b):
+    check_boxes(boxes_a)
+    check_boxes(boxes_b)
+    if boxes_a.shape != boxes_b.shape:
+        raise ValueError(f"paired boxes need equal shapes, got {tuple(boxes_a.shape)} and {tuple(boxes_b.shape)}")
+    area_a = (boxes_a[..., 2] - boxes_a[..., 0]) * (boxes_a[..., 3] - boxes_a[..., 1])
+    area_b = (boxes_b[..., 2] - boxes_b[..., 0]) * (boxes_b[..., 3] - boxes_b[..., 1])
+    top_left = torch.maximum(boxes_a[..., :2], boxes_b[..., :2])
+    bottom_right = torch.minimum(boxes_a[..., 2:], boxes_b[..., 2:])
+    inter = (bottom_right - top_left).clamp(min=0).prod(dim=-1)
+    union = area_a + area_b - inter
+    return inter, union
+
+
+def iou(boxes_a, boxes_b, eps=1e-9):
+    """IoU of each box in ``boxes_a`` with the box at the same place in ``boxes_b`` (``xyxy``).
+
+    ``IoU = |A ∩ B| / |A ∪ B|``, in [0, 1]; shapes ``(..., 4)`` give ``(...)``.
+    Two empty boxes have IoU 0. For all pairs use ``torchvision.ops.box_iou``.
+    """
+    inter, union = _pair(boxes_a, boxes_b)
+    return inter / union.clamp(min=eps)
+
+
+def giou(boxes_a, boxes_b, eps=1e-9):
+    """Generalised IoU of paired ``xyxy`` boxes (Rezatofighi et al., CVPR 2019).
+
+    ``GIoU = IoU - |C \\ (A ∪ B)| / |C|`` with ``C`` the smallest box enclosing
+    both; in [-1, 1], and still informative when the boxes do not overlap.
+    """
+    inter, union = _pair(boxes_a, boxes_b)
+    enclosing = (torch.maximum(boxes_a[..., 2:], boxes_b[..., 2:])
+                 - torch.minimum(boxes_a[..., :2], boxes_b[..., :2])).prod(dim=-1)
+    return inter / union.clamp(min=eps) - (enclosing - union) / enclosing.clamp(min=eps)
+
+
+BOX_LOSSES = ("l2", "smooth_l1", "giou")
+
+
+def box_loss(predicted, target, kind="l2", beta=0.05):
+    """Box regression loss between normalised ``cxcywh`` boxes, averaged over the batch.
+
+    With ``d = predicted - target`` (four numbers per image):
+
+    - ``l2``: ``sum_i d_i^2`` (the lecture notes' squared L2 norm, OverFeat's choice);
+    - ``smooth_l1``: ``sum_i s(d_i)`` with ``s(x) = 0.5 x^2 / beta`` for ``|x| < beta``
+      and ``|x| - beta / 2`` beyond (Fast R-CNN): quadratic near the target, linear
+      far from it, so big errors pull less hard;
+    - ``giou``: ``1 - GIoU`` of the ``xyxy`` forms (Rezatofighi et al., 2019), in [0, 2],
+      which scores the overlap itself rather than four separate numbers.
+    """
+    if kind not in BOX_LOSSES:
+        raise ValueError(f"unknown box loss {kind!r}; expected one of {BOX_LOSSES}")
+    if predicted.shape != target.shape or predicted.shape[-1] != 4:
+        raise ValueError(f"predicted and target need one shape (..., 4), got {tuple(predicted.shape)} "
+                         f"and {tuple(target.shape)}")
+    if kind == "l2":
+        return (predicted - target).pow(2).sum(dim=-1).mean()
+    if kind == "smooth_l1":
+        return torch.nn.functional.smooth_l1_loss(predicted, target, beta=beta, reduction="none").sum(dim=-1).mean()
+    return (1 - giou(convert(predicted, "cxcywh", "xyxy"), convert(target, "cxcywh", "xyxy"))).mean()

@@ -1,0 +1,101 @@
+"""One training loop for every lesson that trains a network.
+
+Data is a tuple of tensors that share their first dimension, e.g. a
+:class:`helpers.data.Shapes` batch (images, labels, boxes, masks): the whole set
+moves to the device once and each mini-batch is a slice of every tensor, in an
+order shuffled by a seeded generator. What is minimised is up to the lesson: a
+``loss_fn(outputs, batch)`` returns a dict of scalar tensors whose ``"loss"`` entry
+is minimised and whose other entries (parts of the loss) are logged.
+
+Explained in 01_localization_regression.
+"""
+
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from .device import get_device
+
+
+class History(dict):
+    """Per-epoch records: ``history["train loss"]`` is a list with one float per epoch."""
+
+    def log(self, name, value):
+        self.setdefault(name, []).append(float(value))
+
+
+def _like(data, fields):
+    """A tuple of the same kind as ``data`` (named tuples keep their names)."""
+    return type(data)(*fields) if hasattr(data, "_fields") else tuple(fields)
+
+
+def _batches(data, batch_size, generator):
+    count = data[0].shape[0]
+    order = torch.randperm(count, generator=generator).to(data[0].device)
+    for start in range(0, count, batch_size):
+        index = order[start:start + batch_size]
+        yield _like(data, (field[index] for field in data))
+
+
+def train(model, data, loss_fn, optimizer, epochs, *, batch_size=64, device=None, seed=0, evaluate=None,
+          scheduler=None, progress=True):
+    """Train ``model`` for ``epochs`` passes over ``data``; return a :class:`History`.
+
+    Args:
+        model: an ``nn.Module``; moved to ``device`` and left in eval mode at the end.
+        data: tuple (or named tuple) of tensors with the same first dimension; the
+            first is the model's input.
+        loss_fn: ``loss_fn(outputs, batch) -> {"loss": tensor, other parts...}``.
+        optimizer: a ``torch.optim`` optimiser over ``model``'s parameters.
+        epochs: number of passes (int >= 1).
+        batch_size: images per step.
+        device: where to train (see :func:`helpers.device.get_device`).
+        seed: seeds the shuffling, so the same seed gives the same batches. Seed
+            the weights yourself (``set_seed``) before building the model.
+        evaluate: optional ``evaluate(model) -> {name: float}``, called in eval
+            mode after each epoch (e.g. test accuracy); logged as ``"test <name>"``.
+        scheduler: optional learning-rate scheduler, stepped after every batch
+            (e.g. ``torch.optim.lr_scheduler.OneCycleLR``).
+        progress: show a ``tqdm`` bar over the epochs.
+
+    Returns:
+        History with ``"train <part>"`` (epoch means of each loss part),
+        ``"test <name>"`` and ``"seconds"`` (time per epoch).
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not isinstance(data, tuple) or not data or len({field.shape[0] for field in data}) != 1:
+        raise ValueError("data must be a non-empty tuple of tensors with the same first dimension")
+    device = get_device(device)
+    model.to(device)
+    data = _like(data, (field.to(device) for field in data))
+    generator = torch.Generator().manual_seed(seed)
+    history = History()
+    bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
+    for _ in bar:
+        start = time.perf_counter()
+        model.train()
+        sums, steps = {}, 0
+        for batch in _batches(data, batch_size, generator):
+            parts = loss_fn(model(batch[0]), batch)
+            optimizer.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            for name, value in parts.items():
+                sums[name] = sums.get(name, 0) + value.detach()
+            steps += 1
+        for name, total in sums.items():
+            history.log(f"train {name}", total / steps)
+        model.eval()
+        if evaluate is not None:
+            with torch.no_grad():
+                for name, value in evaluate(model).items():
+                    history.log(f"test {name}", value)
+        history.log("seconds", time.perf_counter() - start)
+        bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.items() if k != "seconds"})
+    return history

@@ -1,0 +1,23 @@
+import pytest
+import torch
+
+from helpers.metrics import accuracy, localization_accuracy
+
+
+def test_accuracy_by_hand():
+    assert accuracy(torch.tensor([1, 2, 3, 4]), torch.tensor([1, 2, 0, 0])) == 0.5
+    with pytest.raises(ValueError, match="same shape"):
+        accuracy(torch.tensor([1, 2]), torch.tensor([1]))
+
+
+def test_localization_needs_the_class_and_the_overlap():
+    predicted = torch.tensor([0, 1, 2, 3])
+    labels = torch.tensor([0, 1, 0, 3])
+    ious = torch.tensor([0.9, 0.4, 0.9, 0.5])
+    # right and overlapping; right but IoU too low; overlapping but wrong class; IoU exactly 0.5 counts
+    assert localization_accuracy(predicted, labels, ious) == 0.5
+    assert localization_accuracy(predicted, labels, ious, threshold=0.3) == 0.75
+    with pytest.raises(ValueError, match="threshold"):
+        localization_accuracy(predicted, labels, ious, threshold=1.5)
+    with pytest.raises(ValueError, match="one shape"):
+        localization_accuracy(predicted, labels, ious[:2])

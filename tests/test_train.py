@@ -1,0 +1,93 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers.data import make_shapes
+from helpers.device import set_seed
+from helpers.train import History, train
+
+
+def tiny_problem(seed=0):
+    """A linearly separable toy problem: the label is the sign of the first feature."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(256, 5, generator=generator)
+    return x, (x[:, 0] > 0).long()
+
+
+def cross_entropy(outputs, batch):
+    loss = F.cross_entropy(outputs, batch[1])
+    return {"loss": loss, "ce": loss}
+
+
+def fit(seed=0, epochs=3, **options):
+    set_seed(0)
+    model = nn.Linear(5, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    data = tiny_problem()
+    history = train(model, data, cross_entropy, optimizer, epochs, batch_size=32, seed=seed, progress=False,
+                    evaluate=lambda m: {"accuracy": (m(data[0]).argmax(1) == data[1]).float().mean()}, **options)
+    return model, history
+
+
+def test_training_learns_and_logs_per_epoch():
+    model, history = fit(epochs=5)
+    assert isinstance(history, History)
+    assert set(history) == {"train loss", "train ce", "test accuracy", "seconds"}
+    assert all(len(values) == 5 for values in history.values())
+    assert history["train loss"][-1] < history["train loss"][0]
+    assert history["test accuracy"][-1] > 0.95
+    assert not model.training  # left in eval mode
+
+
+def test_same_seed_same_run_other_seed_other_batches():
+    first, again, other = fit(seed=1)[0], fit(seed=1)[0], fit(seed=2)[0]
+    assert torch.equal(first.weight, again.weight)
+    assert not torch.equal(first.weight, other.weight)
+
+
+def test_train_loss_is_the_epoch_mean_of_the_batch_losses():
+    """One epoch of SGD with lr 0: the logged loss is the mean loss of the batches (equal sizes)."""
+    set_seed(0)
+    model = nn.Linear(5, 2)
+    data = tiny_problem()
+    history = train(model, data, cross_entropy, torch.optim.SGD(model.parameters(), lr=0.0), 1, batch_size=32,
+                    progress=False)
+    with torch.no_grad():
+        expected = F.cross_entropy(model(data[0]), data[1]).item()
+    assert history["train loss"][0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_named_tuples_reach_the_loss_with_their_names():
+    shapes = make_shapes(64, seed=0)
+    seen = []
+
+    def loss_fn(outputs, batch):
+        seen.append(type(batch).__name__)
+        loss = F.cross_entropy(outputs, batch.labels)
+        return {"loss": loss}
+
+    set_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, 6))
+    train(model, shapes, loss_fn, torch.optim.SGD(model.parameters(), lr=0.01), 1, batch_size=16, progress=False)
+    assert seen == ["Shapes"] * 4
+
+
+def test_scheduler_is_stepped_every_batch():
+    set_seed(0)
+    model = nn.Linear(5, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (1 + step))
+    train(model, tiny_problem(), cross_entropy, optimizer, 2, batch_size=64, scheduler=scheduler, progress=False)
+    assert scheduler.last_epoch == 8  # 2 epochs x 4 batches
+
+
+@pytest.mark.parametrize("options, match", [({"epochs": 0}, "epochs"), ({"epochs": 1.5}, "epochs"),
+                                            ({"batch_size": 0}, "batch_size"),
+                                            ({"data": (torch.zeros(3, 2), torch.zeros(4))}, "same first dimension")])
+def test_bad_arguments(options, match):
+    model = nn.Linear(5, 2)
+    arguments = {"data": tiny_problem(), "epochs": 1} | options
+    with pytest.raises(ValueError, match=match):
+        train(model, arguments.pop("data"), cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+              arguments.pop("epochs"), progress=False, **arguments)
