@@ -89,20 +89,24 @@ def show_predictions(images, true_boxes, predicted_boxes, titles, cols=6, title=
     return fig
 
 
-def plot_history(histories, keys, title, ylabel="", logy=False):
-    """One line per (history, key) against the epoch; ``histories`` maps a run name to its History."""
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    for name, history in histories.items():
-        for key in keys:
+def plot_training(history, losses, scores, title="Training"):
+    """Two panels per epoch: training losses (log scale) and held-out scores in [0, 1].
+
+    ``losses`` and ``scores`` map a legend label to a key of the
+    :class:`helpers.train.History`, e.g. ``{"cross-entropy": "train ce"}``.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.5), layout="constrained")
+    for ax, curves in ((left, losses), (right, scores)):
+        for label, key in curves.items():
             values = history[key]
-            ax.plot(range(1, len(values) + 1), values, marker="o", label=f"{name}: {key}" if name else key)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    left.set(ylabel="training loss (epoch mean)", yscale="log", title="Training losses")
+    right.set(ylabel="held-out score", ylim=(0, 1), title="Held-out scores")
+    fig.suptitle(title)
     return fig
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from helpers.data import Normalization, make_shapes
-from helpers.viz import as_jpeg, draw_box, format_table, show_shapes, to_image
+from helpers.viz import as_jpeg, draw_box, format_table, plot_training, show_shapes, to_image
 from helpers.widgets import draw_browser_frame, draw_prediction_frame, prediction_browser, sample_browser
 
 
@@ -79,3 +79,12 @@ def test_prediction_frame_follows_slider_and_variant():
 def test_format_table_aligns_and_rounds():
     text = format_table([{"loss": "l2", "accuracy": 0.93512}, {"loss": "giou", "accuracy": 0.8}])
     assert text.splitlines() == ["loss  accuracy", "----  --------", "l2    0.935", "giou  0.800"]
+
+
+def test_plot_training_draws_one_line_per_curve():
+    history = {"train ce": [1.0, 0.5, 0.2], "train box": [0.1, 0.05, 0.02], "test accuracy": [0.3, 0.6, 0.9]}
+    fig = plot_training(history, {"ce": "train ce", "box": "train box"}, {"accuracy": "test accuracy"})
+    left, right = fig.axes
+    assert [line.get_label() for line in left.lines] == ["ce", "box"]
+    assert list(right.lines[0].get_ydata()) == [0.3, 0.6, 0.9] and left.get_yscale() == "log"
+    plt.close(fig)
