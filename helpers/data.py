@@ -135,15 +135,18 @@ def _colours(generator, n):
     return rgb / rgb.amax(dim=1, keepdim=True) * peak
 
 
-def _object_params(generator, n, size, placement, objects):
+def _object_params(generator, n, size, placement, objects, shift, rotation):
     """Labels, radii, angles, centres and colours of the objects, shape (n, objects, ...)."""
     first = torch.randint(len(SHAPE_CLASSES), (n, 1), generator=generator)
     offset = torch.randint(1, len(SHAPE_CLASSES), (n, objects - 1), generator=generator)
     labels = torch.cat([first, (first + offset) % len(SHAPE_CLASSES)], dim=1)
     low, high = (0.12, 0.22) if objects == 1 else (0.10, 0.18)
     radii = _uniform(generator, (n, objects), low * size, high * size)
-    angles = _uniform(generator, (n, objects), 0.0, 2 * math.pi)
-    if placement == "centred":
+    angles = _uniform(generator, (n, objects), math.radians(rotation[0]), math.radians(rotation[1]))
+    if shift is not None:  # exactly `shift` pixels from the centre, in a random direction
+        direction = _uniform(generator, (n, 1), 0.0, 2 * math.pi)
+        centres = size / 2 + shift * torch.stack([torch.cos(direction), torch.sin(direction)], dim=-1)
+    elif placement == "centred":
         centres = size / 2 + _uniform(generator, (n, 1, 2), -0.04 * size, 0.04 * size)
     else:
         centres = _centres_apart(generator, radii, size)
@@ -286,7 +289,8 @@ def _check_int(name, value, low):
         raise ValueError(f"{name} must be >= {low}, got {value}")
 
 
-def make_shapes(n, *, size=64, placement="anywhere", objects=1, clutter=True, seed=0):
+def make_shapes(n, *, size=64, placement="anywhere", objects=1, clutter=True, shift=None, rotation=(0.0, 360.0),
+                seed=0):
     """Generate ``n`` cluttered-shapes images with class, box and mask.
 
     The same arguments give bit-identical tensors: every random number is drawn
@@ -302,6 +306,11 @@ def make_shapes(n, *, size=64, placement="anywhere", objects=1, clutter=True, se
         objects: 1, or 2 objects of different classes that do not overlap
             (only with ``placement="anywhere"``).
         clutter: draw distractor lines and dots in the background.
+        shift: with ``placement="centred"``, put each object's centre exactly
+            ``shift`` pixels from the canvas centre, in a random direction
+            (0 <= shift <= 0.28 * size, so the object stays inside).
+        rotation: ``(low, high)`` range of the objects' rotation in degrees,
+            drawn uniformly; ``(0, 0)`` draws every shape upright.
         seed: int >= 0.
 
     Returns:
@@ -322,9 +331,18 @@ def make_shapes(n, *, size=64, placement="anywhere", objects=1, clutter=True, se
         raise ValueError("objects=2 needs placement='anywhere': two objects cannot both sit at the centre")
     if not isinstance(clutter, bool):
         raise TypeError(f"clutter must be a bool, got {type(clutter).__name__}")
+    if shift is not None:
+        if placement != "centred":
+            raise ValueError("shift is measured from the centre: use it with placement='centred'")
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift <= 0.28 * size:
+            raise ValueError(f"shift must be a number in [0, {0.28 * size:g}] for size {size}, got {shift!r}")
+    if (not isinstance(rotation, (tuple, list)) or len(rotation) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rotation)
+            or rotation[0] > rotation[1]):
+        raise ValueError(f"rotation must be a (low, high) pair of degrees with low <= high, got {rotation!r}")
 
     generator = torch.Generator().manual_seed(int(seed))
-    params = _object_params(generator, n, size, placement, objects)
+    params = _object_params(generator, n, size, placement, objects, shift, rotation)
     background = _uniform(generator, (n, 3, 1, 1), 0.0, 0.3) + _uniform(generator, (n, 3, 4, 4), -0.08, 0.08)
     clutter_params = _clutter_params(generator, n, size) if clutter else None
 

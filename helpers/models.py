@@ -89,6 +89,47 @@ class TwoHeadNet(nn.Module):
         return logits.argmax(dim=1), boxes
 
 
+class GapNet(nn.Module):
+    """The CAM architecture: backbone -> global average pooling -> one linear layer.
+
+    With features ``f_k(x, y)`` of the last convolution, the pooled value is
+    ``F_k = (1/Z) sum_{x,y} f_k(x, y)`` and the class score
+    ``S_c = sum_k w_k^c F_k + b_c`` (Zhou et al., CVPR 2016, "Learning Deep
+    Features for Discriminative Localization", without their 1/Z-free sum). The
+    head has only ``(channels + 1) * classes`` parameters and the network accepts
+    any input size. Explained in 02_global_average_pooling.
+    """
+
+    def __init__(self, classes, width=16):
+        super().__init__()
+        self.backbone = Backbone(width)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(self.backbone.out_channels, classes)
+
+    def forward(self, images):
+        return self.classifier(self.pool(self.backbone(images)).flatten(1))
+
+
+class FlattenNet(nn.Module):
+    """The classic head: backbone -> flatten -> fully connected hidden layer -> linear.
+
+    Every feature-map cell gets its own weights, so the head is large and tied to
+    one input size (``size x size``). Explained in 02_global_average_pooling.
+    """
+
+    def __init__(self, classes, size=64, width=16, hidden=128):
+        super().__init__()
+        if size % 4:
+            raise ValueError(f"size must be a multiple of 4, got {size}")
+        self.backbone = Backbone(width)
+        features = self.backbone.out_channels * (size // 4) ** 2
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(features, hidden), nn.ReLU(inplace=True))
+        self.classifier = nn.Linear(hidden, classes)
+
+    def forward(self, images):
+        return self.classifier(self.head(self.backbone(images)))
+
+
 class Pretrained(NamedTuple):
     """A pretrained classifier with what is needed to use it."""
 

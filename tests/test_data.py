@@ -227,3 +227,50 @@ def test_normalization_round_trip():
     x = torch.rand(2, 3, 4, 5)
     assert torch.allclose(norm.undo(norm.apply(x)), x, atol=1e-6)
     assert torch.allclose(norm.apply(x)[:, 1], (x[:, 1] - 0.456) / 0.224)
+
+
+def test_new_options_leave_the_default_images_unchanged():
+    """shift and rotation defaults draw the same random numbers as before they existed."""
+    plain = make_shapes(50, seed=9)
+    explicit = make_shapes(50, seed=9, rotation=(0.0, 360.0), shift=None)
+    assert_same(plain, explicit)
+
+
+def test_shift_puts_objects_at_that_distance_from_the_centre():
+    for shift in (0, 8, 16):
+        shapes = make_shapes(300, placement="centred", shift=shift, clutter=False, seed=0)
+        circles = shapes.labels == class_index("circle")  # symmetric: box centre = object centre
+        centres = (shapes.boxes[circles, :2] + shapes.boxes[circles, 2:]) / 2
+        assert ((centres - 32).norm(dim=1) - shift).abs().max() < 1.0
+
+
+def test_rotation_range():
+    square = class_index("square")
+    upright = make_shapes(300, rotation=(0, 0), clutter=False, seed=0)
+    tilted = make_shapes(300, rotation=(45, 45), clutter=False, seed=0)
+
+    def fill(shapes):  # share of the box covered by the mask, for squares
+        chosen = shapes.labels == square
+        box = shapes.boxes[chosen]
+        area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
+        return (shapes.masks[chosen].flatten(1).sum(1) / area).mean().item()
+
+    assert fill(upright) > 0.95  # an upright square fills its box
+    assert 0.4 < fill(tilted) < 0.6  # a square at 45 degrees fills half of it
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"shift": 5}, "use it with placement='centred'"),
+        ({"placement": "centred", "shift": -1}, "shift must be a number in"),
+        ({"placement": "centred", "shift": 30}, "shift must be a number in"),
+        ({"placement": "centred", "shift": "4"}, "shift must be a number in"),
+        ({"rotation": (90, 10)}, "rotation must be a"),
+        ({"rotation": 45}, "rotation must be a"),
+        ({"rotation": (0, "90")}, "rotation must be a"),
+    ],
+)
+def test_bad_shift_and_rotation(options, match):
+    with pytest.raises(ValueError, match=match):
+        make_shapes(4, **options)

@@ -9,6 +9,8 @@ from helpers.device import set_seed
 from helpers.models import (
     EFFICIENTNET_LITE0_SHA256,
     Backbone,
+    FlattenNet,
+    GapNet,
     TwoHeadNet,
     _packaged_weights,
     find_last_conv,
@@ -127,3 +129,30 @@ def test_two_head_net_outputs_and_predict():
     assert (pixel_boxes[:, 2:] >= pixel_boxes[:, :2]).all()
     with pytest.raises(ValueError, match="multiple of 8"):
         TwoHeadNet(classes=6, size=60)
+
+
+def test_gap_net_is_the_cam_architecture_and_takes_any_size():
+    torch.manual_seed(0)
+    model = GapNet(classes=6, width=4).eval()
+    head = sum(p.numel() for p in model.classifier.parameters())
+    assert head == (16 + 1) * 6
+    for size in (64, 96, 128):
+        assert model(torch.rand(2, 3, size, size)).shape == (2, 6)
+    # the score is the linear layer applied to the spatial mean of the last features
+    images = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        features = model.backbone(images)
+        expected = features.mean(dim=(2, 3)) @ model.classifier.weight.T + model.classifier.bias
+        assert torch.allclose(model(images), expected, atol=1e-5)
+
+
+def test_flatten_net_is_tied_to_its_input_size():
+    torch.manual_seed(0)
+    model = FlattenNet(classes=6, size=64, width=4).eval()
+    assert model(torch.rand(2, 3, 64, 64)).shape == (2, 6)
+    head = sum(p.numel() for p in model.head.parameters()) + sum(p.numel() for p in model.classifier.parameters())
+    assert head == 16 * 16 * 16 * 128 + 128 + 128 * 6 + 6
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        model(torch.rand(1, 3, 96, 96))
+    with pytest.raises(ValueError, match="multiple of 4"):
+        FlattenNet(classes=6, size=66)
