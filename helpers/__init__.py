@@ -1,19 +1,25 @@
 """helpers: the package behind every lesson of "Where CNNs Look".
 
 One module per idea: ``device`` (where tensors live, seeding), ``data``
-(cluttered shapes, photos, ImageNet names), ``models`` (the ImageNet model,
-``find_last_conv``), ``viz`` (figures) and ``widgets`` (sliders).
+(cluttered shapes, photos, ImageNet names), ``boxes`` (formats, IoU, GIoU,
+box losses), ``models`` (the lesson CNNs, the ImageNet model,
+``find_last_conv``), ``train`` (the training loop), ``metrics`` (scores),
+``viz`` (figures) and ``widgets`` (sliders).
 """
 
 from .data import SHAPE_CLASSES, Normalization, Shapes, ShapesDataset, class_index, load_photos, make_shapes
 from .device import get_device, set_seed
-from .models import find_last_conv, imagenet_model
+from .models import Backbone, FlattenNet, GapNet, TwoHeadNet, find_last_conv, imagenet_model
 
 __all__ = [
     "SHAPE_CLASSES",
+    "Backbone",
+    "FlattenNet",
+    "GapNet",
     "Normalization",
     "Shapes",
     "ShapesDataset",
+    "TwoHeadNet",
     "class_index",
     "find_last_conv",
     "get_device",
