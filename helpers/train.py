@@ -60,8 +60,9 @@ def train(model, data, loss_fn, optimizer, epochs, *, batch_size=64, device=None
         progress: show a ``tqdm`` bar over the epochs.
 
     Returns:
-        History with ``"train <part>"`` (epoch means of each loss part),
-        ``"test <name>"`` and ``"seconds"`` (time per epoch).
+        History with ``"train <part>"`` (each loss part averaged over the
+        epoch's batches), ``"test <name>"`` and ``"seconds"`` (wall time per
+        epoch, evaluation included).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
