@@ -26,6 +26,7 @@ def fit(seed=0, epochs=3, **options):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     data = tiny_problem()
     history = train(model, data, cross_entropy, optimizer, epochs, batch_size=32, seed=seed, progress=False,
+                    device="cpu",
                     evaluate=lambda m: {"accuracy": (m(data[0]).argmax(1) == data[1]).float().mean()}, **options)
     return model, history
 
@@ -52,7 +53,7 @@ def test_train_loss_is_the_epoch_mean_of_the_batch_losses():
     model = nn.Linear(5, 2)
     data = tiny_problem()
     history = train(model, data, cross_entropy, torch.optim.SGD(model.parameters(), lr=0.0), 1, batch_size=32,
-                    progress=False)
+                    device="cpu", progress=False)
     with torch.no_grad():
         expected = F.cross_entropy(model(data[0]), data[1]).item()
     assert history["train loss"][0] == pytest.approx(expected, rel=1e-5)
@@ -91,3 +92,20 @@ def test_bad_arguments(options, match):
     with pytest.raises(ValueError, match=match):
         train(model, arguments.pop("data"), cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
               arguments.pop("epochs"), progress=False, **arguments)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_training_on_gpu_matches_cpu():
+    """Same seed, same batches: a short run on the GPU ends at the CPU's weights (TF32 off via set_seed)."""
+    runs = {}
+    for device in ("cpu", "cuda"):
+        set_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                              nn.Linear(4, 6))
+        shapes = make_shapes(128, seed=0)
+        history = train(model, shapes, lambda out, batch: {"loss": F.cross_entropy(out, batch.labels)},
+                        torch.optim.SGD(model.parameters(), lr=0.1), 2, batch_size=32, device=device, progress=False)
+        assert all(p.device.type == device for p in model.parameters())
+        runs[device] = (history["train loss"], [p.detach().cpu() for p in model.parameters()])
+    assert runs["cpu"][0] == pytest.approx(runs["cuda"][0], rel=1e-4)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(runs["cpu"][1], runs["cuda"][1]))
