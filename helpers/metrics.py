@@ -3,7 +3,6 @@
 Explained in 01_localization_regression (accuracy, IoU, localization accuracy).
 """
 
-import torch
 
 
 def accuracy(predicted, labels):

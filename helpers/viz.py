@@ -61,7 +61,7 @@ def draw_sample(ax, shapes, index, show_mask=True):
     labels, boxes, masks = shapes.labels[index], shapes.boxes[index], shapes.masks[index]
     if labels.dim() == 0:  # one object per image
         labels, boxes, masks = labels[None], boxes[None], masks[None]
-    for j, (label, box, mask) in enumerate(zip(labels, boxes, masks)):
+    for j, (box, mask) in enumerate(zip(boxes, masks)):
         draw_box(ax, box, BOX_COLOURS[j % len(BOX_COLOURS)])
         if show_mask:
             draw_mask_outline(ax, mask)
