@@ -4,7 +4,6 @@ Explained in 01_localization_regression (accuracy, IoU, localization accuracy).
 """
 
 
-
 def accuracy(predicted, labels):
     """Share of ``predicted`` class indices equal to ``labels`` (same shape), as a float in [0, 1]."""
     if predicted.shape != labels.shape:
