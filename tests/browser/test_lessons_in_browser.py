@@ -30,7 +30,7 @@ CHROMIUM = os.environ.get("WCL_CHROMIUM") or shutil.which("chromium") or shutil.
 REQUIRED = os.environ.get("WCL_REQUIRE_BROWSER") == "1"
 
 # Every wait is bounded (seconds).
-SERVER_START, OPEN, RUN_ALL, SAVE, REDRAW = 60, 90, 600, 30, 20
+SERVER_START, OPEN, RUN_ALL, SAVE, REDRAW = 60, 90, 900, 30, 20
 
 _missing = None
 try:
