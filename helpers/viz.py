@@ -70,7 +70,7 @@ def draw_sample(ax, shapes, index, show_mask=True):
 
 
 def draw_prediction(ax, image, true_boxes, predicted_box, title):
-    """An image with its true box(es) (white, yellow) and a predicted box (magenta, dashed look by colour)."""
+    """An image with its true box(es) (white, then yellow) and a predicted box (magenta)."""
     ax.imshow(to_image(image))
     for j, box in enumerate(true_boxes.reshape(-1, 4)):
         draw_box(ax, box, BOX_COLOURS[j % len(BOX_COLOURS)])
