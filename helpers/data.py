@@ -135,13 +135,12 @@ def _colours(generator, n):
     return rgb / rgb.amax(dim=1, keepdim=True) * peak
 
 
-def _object_params(generator, n, size, placement, objects, shift, rotation):
+def _object_params(generator, n, size, placement, objects, shift, rotation, radius):
     """Labels, radii, angles, centres and colours of the objects, shape (n, objects, ...)."""
     first = torch.randint(len(SHAPE_CLASSES), (n, 1), generator=generator)
     offset = torch.randint(1, len(SHAPE_CLASSES), (n, objects - 1), generator=generator)
     labels = torch.cat([first, (first + offset) % len(SHAPE_CLASSES)], dim=1)
-    low, high = (0.12, 0.22) if objects == 1 else (0.10, 0.18)
-    radii = _uniform(generator, (n, objects), low * size, high * size)
+    radii = _uniform(generator, (n, objects), *radius)
     angles = _uniform(generator, (n, objects), math.radians(rotation[0]), math.radians(rotation[1]))
     if shift is not None:  # exactly `shift` pixels from the centre, in a random direction
         direction = _uniform(generator, (n, 1), 0.0, 2 * math.pi)
@@ -290,7 +289,7 @@ def _check_int(name, value, low):
 
 
 def make_shapes(n, *, size=64, placement="anywhere", objects=1, clutter=True, shift=None, rotation=(0.0, 360.0),
-                seed=0):
+                radius=None, seed=0):
     """Generate ``n`` cluttered-shapes images with class, box and mask.
 
     The same arguments give bit-identical tensors: every random number is drawn
@@ -308,9 +307,14 @@ def make_shapes(n, *, size=64, placement="anywhere", objects=1, clutter=True, sh
         clutter: draw distractor lines and dots in the background.
         shift: with ``placement="centred"``, put each object's centre exactly
             ``shift`` pixels from the canvas centre, in a random direction
-            (0 <= shift <= 0.28 * size, so the object stays inside).
+            (0 <= shift <= size / 2 - the largest radius, so the object stays
+            inside: 0.28 * size with the default radius).
         rotation: ``(low, high)`` range of the objects' rotation in degrees,
             drawn uniformly; ``(0, 0)`` draws every shape upright.
+        radius: ``(low, high)`` range of the objects' radius in pixels, drawn
+            uniformly; by default ``(0.12, 0.22) * size`` for one object and
+            ``(0.10, 0.18) * size`` for two, so objects grow with the canvas.
+            Fix it to put objects of one size on canvases of several sizes.
         seed: int >= 0.
 
     Returns:
@@ -331,18 +335,29 @@ def make_shapes(n, *, size=64, placement="anywhere", objects=1, clutter=True, sh
         raise ValueError("objects=2 needs placement='anywhere': two objects cannot both sit at the centre")
     if not isinstance(clutter, bool):
         raise TypeError(f"clutter must be a bool, got {type(clutter).__name__}")
-    if shift is not None:
-        if placement != "centred":
-            raise ValueError("shift is measured from the centre: use it with placement='centred'")
-        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift <= 0.28 * size:
-            raise ValueError(f"shift must be a number in [0, {0.28 * size:g}] for size {size}, got {shift!r}")
     if (not isinstance(rotation, (tuple, list)) or len(rotation) != 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rotation)
             or rotation[0] > rotation[1]):
         raise ValueError(f"rotation must be a (low, high) pair of degrees with low <= high, got {rotation!r}")
 
+    if radius is None:
+        low, high = (0.12, 0.22) if objects == 1 else (0.10, 0.18)
+        radius = (low * size, high * size)
+    elif (not isinstance(radius, (tuple, list)) or len(radius) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in radius)
+            or not 2 <= radius[0] <= radius[1] <= 0.3 * size):
+        raise ValueError(f"radius must be a (low, high) pair of pixels with 2 <= low <= high <= {0.3 * size:g} "
+                         f"for size {size}, got {radius!r}")
+    if shift is not None:
+        if placement != "centred":
+            raise ValueError("shift is measured from the centre: use it with placement='centred'")
+        farthest = size / 2 - radius[1]  # the largest object still fits inside the canvas
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift <= farthest:
+            raise ValueError(f"shift must be a number in [0, {farthest:g}] for size {size} and radius up to "
+                             f"{radius[1]:g}, got {shift!r}")
+
     generator = torch.Generator().manual_seed(int(seed))
-    params = _object_params(generator, n, size, placement, objects, shift, rotation)
+    params = _object_params(generator, n, size, placement, objects, shift, rotation, radius)
     background = _uniform(generator, (n, 3, 1, 1), 0.0, 0.3) + _uniform(generator, (n, 3, 4, 4), -0.08, 0.08)
     clutter_params = _clutter_params(generator, n, size) if clutter else None
 

@@ -110,6 +110,33 @@ def plot_training(history, losses, scores, title="Training"):
     return fig
 
 
+def plot_curves(x, curves, xlabel, ylabel="accuracy", title="", chance=None, ax=None):
+    """One line per entry of ``curves`` (label -> values at ``x``), markers on the measured points.
+
+    ``chance`` draws a dashed horizontal line at that value (e.g. 1 / number of classes).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    for label, values in curves.items():
+        ax.plot(x, values, marker="o", label=label)
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle="--", label="chance")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def draw_probabilities(ax, probabilities, truth, title, classes=SHAPE_CLASSES):
+    """Horizontal bars of one image's class probabilities; the true class's bar is green, the others grey."""
+    values = probabilities.detach().float().cpu().tolist()
+    colours = ["#2ca02c" if i == truth else "#9e9e9e" for i in range(len(classes))]
+    ax.barh(range(len(classes)), values, color=colours)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.invert_yaxis()  # first class on top
+    ax.set(xlim=(0, 1), xlabel="probability", title=title)
+
+
 def _grid(count, cols, cell=2.4):
     rows = -(-count // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, (cell + 0.4) * rows + 0.5), squeeze=False,

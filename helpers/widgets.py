@@ -6,9 +6,10 @@ function directly, so a widget's picture is checked without a browser.
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import torch
 
-from .data import SHAPE_CLASSES
-from .viz import draw_prediction, draw_sample
+from .data import SHAPE_CLASSES, make_shapes
+from .viz import draw_prediction, draw_probabilities, draw_sample, to_image
 
 
 def draw_browser_frame(shapes, index, show_mask=True):
@@ -66,3 +67,58 @@ def prediction_browser(shapes, predictions):
 
     output = widgets.interactive_output(redraw, {"variant": variant, "index": index})
     return widgets.VBox([index, variant, output])
+
+
+def shifted_shape(shift, size=64, index=0, radius=(0.12 * 64, 0.22 * 64)):
+    """One upright shape ``shift`` pixels from the centre of a ``size`` canvas (the image ``index`` of its kind).
+
+    The default radius is that of the 64 x 64 images, so a larger canvas adds room, not a larger object.
+    """
+    return make_shapes(1, size=size, placement="centred", shift=shift, rotation=(0, 0), radius=radius, seed=index)
+
+
+def draw_shift_frame(classifiers, shift, size=64, index=0):
+    """The image and, for every classifier (name -> model), its class probabilities as bars.
+
+    A model that cannot take a ``size x size`` input gets a panel saying why instead of bars.
+    """
+    shape = shifted_shape(shift, size, index)
+    truth = int(shape.labels[0])
+    fig, axes = plt.subplots(1, 1 + len(classifiers), figsize=(5 + 4.5 * len(classifiers), 4.6),
+                             layout="constrained", width_ratios=[1.1] + [1] * len(classifiers))
+    axes[0].imshow(to_image(shape.images[0]))
+    axes[0].set_title(f"{SHAPE_CLASSES[truth]}, {shift:g} px off centre\n{size} x {size} canvas")
+    axes[0].set_axis_off()
+    for ax, (name, model) in zip(axes[1:], classifiers.items()):
+        device = next(model.parameters()).device
+        try:
+            with torch.no_grad():
+                probabilities = model.eval()(shape.images.to(device)).softmax(dim=1)[0]
+        except RuntimeError as error:  # e.g. a flatten head fed a larger canvas than it was built for
+            ax.text(0.5, 0.5, f"{name} cannot run on\n{size} x {size} images:\n\n{str(error)[:60]}",
+                    ha="center", va="center", wrap=True, fontsize=12, transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
+        guess = int(probabilities.argmax())
+        draw_probabilities(ax, probabilities, truth, f"{name}: {SHAPE_CLASSES[guess]} ({float(probabilities[guess]):.2f})")
+    return fig
+
+
+def shift_browser(classifiers, sizes=(64, 96, 128), radius_max=0.22 * 64):
+    """Sliders for the shift, the canvas size and the image, redrawing :func:`draw_shift_frame`.
+
+    The shift slider's range follows the canvas: up to ``size / 2 - radius_max`` pixels.
+    """
+    shift = widgets.IntSlider(value=0, min=0, max=int(sizes[0] / 2 - radius_max), description="shift (px)",
+                              layout=widgets.Layout(width="60%"))
+    size = widgets.SelectionSlider(options=list(sizes), value=sizes[0], description="canvas",
+                                   layout=widgets.Layout(width="40%"))
+    index = widgets.IntSlider(value=0, min=0, max=49, description="image", layout=widgets.Layout(width="40%"))
+    size.observe(lambda change: setattr(shift, "max", int(change["new"] / 2 - radius_max)), names="value")
+
+    def redraw(shift, size, index):
+        draw_shift_frame(classifiers, shift, size, index)
+        plt.show()
+
+    output = widgets.interactive_output(redraw, {"shift": shift, "size": size, "index": index})
+    return widgets.VBox([shift, widgets.HBox([size, index]), output])

@@ -221,10 +221,29 @@ def test_normalization_round_trip():
 
 
 def test_new_options_leave_the_default_images_unchanged():
-    """shift and rotation defaults draw the same random numbers as before they existed."""
+    """shift, rotation and radius defaults draw the same random numbers as before they existed."""
     plain = make_shapes(50, seed=9)
-    explicit = make_shapes(50, seed=9, rotation=(0.0, 360.0), shift=None)
+    explicit = make_shapes(50, seed=9, rotation=(0.0, 360.0), shift=None, radius=(0.12 * 64, 0.22 * 64))
     assert_same(plain, explicit)
+
+
+def test_fixed_radius_keeps_objects_one_size_on_a_larger_canvas():
+    small = make_shapes(300, clutter=False, seed=0)
+    large = make_shapes(300, size=128, radius=(0.12 * 64, 0.22 * 64), clutter=False, seed=0)
+    grown = make_shapes(300, size=128, clutter=False, seed=0)
+    assert torch.equal(small.labels, large.labels)
+
+    def areas(shapes):
+        return shapes.masks.flatten(1).sum(1).float()
+
+    assert torch.allclose(areas(large), areas(small), rtol=0.15)  # the same shapes, drawn at other positions
+    assert torch.allclose(areas(grown), 4 * areas(small), rtol=0.15)  # the default radius doubles with the size
+
+
+def test_shift_limit_follows_the_radius():
+    make_shapes(4, size=128, placement="centred", shift=50, radius=(8, 14))  # 64 - 14 = 50: still inside
+    with pytest.raises(ValueError, match=r"shift must be a number in \[0, 50\]"):
+        make_shapes(4, size=128, placement="centred", shift=51, radius=(8, 14))
 
 
 def test_shift_puts_objects_at_that_distance_from_the_centre():
@@ -260,6 +279,11 @@ def test_rotation_range():
         ({"rotation": (90, 10)}, "rotation must be a"),
         ({"rotation": 45}, "rotation must be a"),
         ({"rotation": (0, "90")}, "rotation must be a"),
+        ({"radius": 10}, "radius must be a"),
+        ({"radius": (12, 8)}, "radius must be a"),
+        ({"radius": (1, 8)}, "radius must be a"),
+        ({"radius": (8, 30)}, "radius must be a"),
+        ({"radius": (8, True)}, "radius must be a"),
     ],
 )
 def test_bad_shift_and_rotation(options, match):

@@ -5,8 +5,18 @@ import numpy as np
 import torch
 
 from helpers.data import Normalization, make_shapes
-from helpers.viz import as_jpeg, draw_box, format_table, plot_training, show_shapes, to_image
-from helpers.widgets import draw_browser_frame, draw_prediction_frame, prediction_browser, sample_browser
+from helpers.device import set_seed
+from helpers.models import FlattenNet, GapNet
+from helpers.viz import as_jpeg, draw_box, format_table, plot_curves, plot_training, show_shapes, to_image
+from helpers.widgets import (
+    draw_browser_frame,
+    draw_prediction_frame,
+    draw_shift_frame,
+    prediction_browser,
+    sample_browser,
+    shift_browser,
+    shifted_shape,
+)
 
 
 def rendered(fig):
@@ -88,3 +98,57 @@ def test_plot_training_draws_one_line_per_curve():
     assert [line.get_label() for line in left.lines] == ["ce", "box"]
     assert list(right.lines[0].get_ydata()) == [0.3, 0.6, 0.9] and left.get_yscale() == "log"
     plt.close(fig)
+
+
+def test_shifted_shape_keeps_the_object_size_on_larger_canvases():
+    small, large = shifted_shape(10, 64, index=3), shifted_shape(30, 128, index=3)
+    assert small.images.shape[-1] == 64 and large.images.shape[-1] == 128
+    assert small.labels.item() == large.labels.item()
+    assert abs(int(small.masks.sum()) - int(large.masks.sum())) <= 0.15 * int(small.masks.sum())
+    centre = ((large.boxes[0, :2] + large.boxes[0, 2:]) / 2 - 64).norm()
+    assert 20 < centre < 40  # about 30 px off centre (the box centre of a non-symmetric shape moves a little)
+
+
+def _two_models():
+    set_seed(0)
+    return {"flatten": FlattenNet(6, size=64, width=2), "GAP": GapNet(6, width=2)}
+
+
+def test_shift_frame_shows_each_models_probabilities():
+    classifiers = _two_models()
+    fig = draw_shift_frame(classifiers, shift=4, size=64, index=1)
+    image = shifted_shape(4, 64, index=1).images
+    for ax, model in zip(fig.axes[1:], classifiers.values()):
+        with torch.no_grad():
+            expected = model(image).softmax(dim=1)[0]
+        widths = torch.tensor([bar.get_width() for bar in ax.patches], dtype=torch.float32)
+        assert torch.allclose(widths, expected, atol=1e-6)
+    plt.close(fig)
+    assert not np.array_equal(rendered(draw_shift_frame(classifiers, 0)), rendered(draw_shift_frame(classifiers, 8)))
+
+
+def test_shift_frame_explains_a_model_that_cannot_take_the_size():
+    fig = draw_shift_frame(_two_models(), shift=20, size=96)
+    flatten_panel, gap_panel = fig.axes[1], fig.axes[2]
+    assert "flatten cannot run on\n96 x 96" in flatten_panel.texts[0].get_text()
+    assert len(flatten_panel.patches) == 0 and len(gap_panel.patches) == 6
+    plt.close(fig)
+
+
+def test_shift_browser_range_follows_the_canvas():
+    box = shift_browser(_two_models())
+    shift, (size, index) = box.children[0], box.children[1].children
+    assert (shift.max, size.options, index.max) == (17, (64, 96, 128), 49)
+    size.value = 128
+    assert shift.max == 49
+    shift.value = 40
+    size.value = 64
+    assert shift.max == 17 and shift.value == 17
+
+
+def test_plot_curves_draws_one_line_per_entry_and_chance():
+    ax = plot_curves([0, 4, 8], {"a": [1.0, 0.5, 0.2], "b": [1.0, 1.0, 0.9]}, "shift", chance=1 / 6, title="t")
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b", "chance"]
+    assert list(lines[0].get_ydata()) == [1.0, 0.5, 0.2] and lines[2].get_ydata()[0] == 1 / 6
+    plt.close(ax.figure)
