@@ -3,7 +3,8 @@
 One module per idea: ``device`` (where tensors live, seeding), ``data``
 (cluttered shapes, photos, ImageNet names), ``boxes`` (formats, IoU, GIoU,
 box losses), ``models`` (the lesson CNNs, the ImageNet model,
-``find_last_conv``), ``train`` (the training loop), ``metrics`` (scores),
+``find_last_conv``), ``train`` (the training loop and the classifier recipe), ``checkpoints`` (trained
+lesson models shipped under ``data/``), ``metrics`` (scores),
 ``viz`` (figures) and ``widgets`` (sliders).
 """
 

@@ -109,12 +109,17 @@ def classification_loss(outputs, batch):
 
 
 @torch.no_grad()
-def predict_classes(model, images, batch_size=500):
-    """Class indices ``(N,)`` the model predicts for ``images``, computed in batches on the model's device."""
+def predict_logits(model, images, batch_size=500):
+    """The model's outputs for ``images`` (N, ...), computed in eval mode, in batches on the model's device; on the CPU."""
     device = next(model.parameters()).device
     model.eval()
-    return torch.cat([model(images[start:start + batch_size].to(device)).argmax(dim=1).cpu()
+    return torch.cat([model(images[start:start + batch_size].to(device)).cpu()
                       for start in range(0, images.shape[0], batch_size)])
+
+
+def predict_classes(model, images, batch_size=500):
+    """Class indices ``(N,)`` the model predicts for ``images``: the argmax of :func:`predict_logits`."""
+    return predict_logits(model, images, batch_size).argmax(dim=1)
 
 
 def fit_classifier(model, data, epochs, *, lr=8e-3, batch_size=32, weight_decay=1e-4, device=None, seed=0,

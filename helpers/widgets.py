@@ -4,6 +4,8 @@ Each widget calls a plain drawing function on every change; the tests call that
 function directly, so a widget's picture is checked without a browser.
 """
 
+import textwrap
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
@@ -95,8 +97,8 @@ def draw_shift_frame(classifiers, shift, size=64, index=0):
             with torch.no_grad():
                 probabilities = model.eval()(shape.images.to(device)).softmax(dim=1)[0]
         except RuntimeError as error:  # e.g. a flatten head fed a larger canvas than it was built for
-            ax.text(0.5, 0.5, f"{name} cannot run on\n{size} x {size} images:\n\n{str(error)[:60]}",
-                    ha="center", va="center", wrap=True, fontsize=12, transform=ax.transAxes)
+            ax.text(0.5, 0.5, f"{name} cannot run on\n{size} x {size} images:\n\n{textwrap.fill(str(error), 34)}",
+                    ha="center", va="center", fontsize=12, transform=ax.transAxes)
             ax.set_axis_off()
             continue
         guess = int(probabilities.argmax())

@@ -5,7 +5,7 @@ from torch import nn
 
 from helpers.data import make_shapes
 from helpers.device import set_seed
-from helpers.train import History, train
+from helpers.train import History, classification_loss, fit_classifier, predict_classes, predict_logits, train
 
 
 def tiny_problem(seed=0):
@@ -109,3 +109,31 @@ def test_training_on_gpu_matches_cpu():
         runs[device] = (history["train loss"], [p.detach().cpu() for p in model.parameters()])
     assert runs["cpu"][0] == pytest.approx(runs["cuda"][0], rel=1e-4)
     assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(runs["cpu"][1], runs["cuda"][1]))
+
+
+def test_predict_logits_in_batches_equals_one_pass():
+    set_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    images = torch.randn(7, 3, 2, 2)
+    with torch.no_grad():
+        whole = model(images)
+    assert torch.allclose(predict_logits(model, images, batch_size=3), whole, atol=1e-6)
+    assert torch.equal(predict_classes(model, images, batch_size=2), whole.argmax(dim=1))
+
+
+def test_classification_loss_is_cross_entropy_on_the_labels():
+    shapes = make_shapes(4, seed=0)
+    logits = torch.randn(4, 6)
+    assert torch.equal(classification_loss(logits, shapes)["loss"], F.cross_entropy(logits, shapes.labels))
+
+
+def test_fit_classifier_learns_with_a_one_cycle_schedule():
+    set_seed(0)
+    model = nn.Linear(5, 2)
+    x, y = tiny_problem()
+    shapes_like = make_shapes(1, seed=0)._make([x, y, torch.zeros(256, 4), torch.zeros(256, 1)])
+    history = fit_classifier(model, shapes_like, 5, lr=0.2, batch_size=32, device="cpu", progress=False)
+    assert history["train loss"][-1] < history["train loss"][0] < 0.7
+    assert (predict_classes(model, x) == y).float().mean() > 0.95
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        fit_classifier(model, shapes_like, 0)
