@@ -110,7 +110,7 @@ def classification_loss(outputs, batch):
 
 @torch.no_grad()
 def predict_logits(model, images, batch_size=500):
-    """The model's outputs for ``images`` (N, ...), computed in eval mode, in batches on the model's device; on the CPU."""
+    """The model's outputs for ``images`` (N, ...): eval mode, in batches on the model's device, returned on the CPU."""
     device = next(model.parameters()).device
     model.eval()
     return torch.cat([model(images[start:start + batch_size].to(device)).cpu()

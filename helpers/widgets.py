@@ -102,7 +102,8 @@ def draw_shift_frame(classifiers, shift, size=64, index=0):
             ax.set_axis_off()
             continue
         guess = int(probabilities.argmax())
-        draw_probabilities(ax, probabilities, truth, f"{name}: {SHAPE_CLASSES[guess]} ({float(probabilities[guess]):.2f})")
+        title = f"{name}: {SHAPE_CLASSES[guess]} ({float(probabilities[guess]):.2f})"
+        draw_probabilities(ax, probabilities, truth, title)
     return fig
 
 
