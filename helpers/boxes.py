@@ -10,10 +10,15 @@ Coordinates are in pixels, measured on pixel edges (see :mod:`helpers.data`), or
 normalised to [0, 1] by the image's width and height. Conversions are
 ``torchvision.ops.box_convert``; IoU and GIoU follow torchvision's definitions.
 
-Explained in 01_localization_regression.
+Boxes from heat-maps (threshold, connected components) are explained in 03_cam;
+the rest in 01_localization_regression.
 """
 
+from typing import NamedTuple
+
+import numpy as np
 import torch
+from scipy import ndimage
 from torchvision import ops
 
 FORMATS = ("xyxy", "xywh", "cxcywh")
@@ -134,3 +139,83 @@ def box_loss(predicted, target, kind="l2", beta=0.05):
     if kind == "smooth_l1":
         return torch.nn.functional.smooth_l1_loss(predicted, target, beta=beta, reduction="none").sum(dim=-1).mean()
     return (1 - giou(convert(predicted, "cxcywh", "xyxy"), convert(target, "cxcywh", "xyxy"))).mean()
+
+
+
+class Components(NamedTuple):
+    """Connected components of a batch of masks, one row per component."""
+
+    image: torch.Tensor  #: (M,) long: the index of the mask each component belongs to
+    boxes: torch.Tensor  #: (M, 4) ``xyxy`` pixel boxes around the components, on pixel edges
+    sizes: torch.Tensor  #: (M,) number of pixels in each component
+
+
+# 8-connectivity inside each image, no connection between consecutive images of the batch
+_EIGHT_NEIGHBOURS = np.zeros((3, 3, 3), dtype=bool)
+_EIGHT_NEIGHBOURS[1] = True
+
+
+def connected_components(kept):
+    """The 8-connected components of boolean masks ``kept`` (N, H, W), with their boxes and pixel counts.
+
+    The labelling runs on the CPU, in one call for the whole batch
+    (``scipy.ndimage.label``); the results come back on ``kept``'s device.
+    Components are listed image by image, each image's in row-major order of
+    their first pixel.
+    """
+    if not isinstance(kept, torch.Tensor) or kept.dtype != torch.bool or kept.dim() != 3:
+        raise ValueError(f"kept must be a boolean (N, H, W) tensor, got {getattr(kept, 'dtype', type(kept))} "
+                         f"{tuple(getattr(kept, 'shape', ()))}")
+    labels, count = ndimage.label(kept.detach().cpu().numpy(), structure=_EIGHT_NEIGHBOURS)
+    slices = ndimage.find_objects(labels)
+    spans = np.array([[z.start, x.start, y.start, x.stop, y.stop] for z, y, x in slices], dtype=np.int64)
+    spans = spans.reshape(count, 5)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    return Components(torch.from_numpy(spans[:, 0]).to(kept.device),
+                      torch.from_numpy(spans[:, 1:]).float().to(kept.device),
+                      torch.from_numpy(sizes).to(kept.device))
+
+
+def threshold_heatmaps(maps, tau):
+    """Pixels where each map is at least ``tau`` times its maximum; nothing where the maximum is not positive."""
+    if not isinstance(maps, torch.Tensor) or maps.dim() < 2 or not maps.is_floating_point():
+        raise ValueError(f"maps must be a floating-point tensor of shape (..., H, W), "
+                         f"got {getattr(maps, 'dtype', type(maps))} {tuple(getattr(maps, 'shape', ()))}")
+    if not 0 <= tau <= 1:
+        raise ValueError(f"tau must be in [0, 1], got {tau}")
+    if not torch.isfinite(maps).all():
+        raise ValueError("maps contain NaN or infinite values")
+    peak = maps.amax(dim=(-2, -1), keepdim=True)
+    return (maps >= tau * peak) & (peak > 0)
+
+
+def box_from_heatmap(maps, tau=0.2):
+    """The box around the largest connected region of each map where the map is at least ``tau`` times its maximum.
+
+    The CAM paper's protocol (Zhou et al., 2016: tau = 0.2; Grad-CAM uses 0.15):
+    keep pixels with ``M(x, y) >= tau * max M``, find the kept pixels'
+    8-connected components and return the box of the one with the most pixels
+    (ties: the first in row-major order).
+
+    Args:
+        maps: (..., H, W) heat-maps at the image's resolution (upsample first).
+        tau: threshold as a fraction of each map's maximum, in [0, 1].
+
+    Returns:
+        (..., 4) ``xyxy`` boxes in pixels, on pixel edges, on the maps' device.
+        A map whose maximum is not positive (no evidence anywhere) gives the empty
+        box ``(0, 0, 0, 0)``, whose IoU with any box is 0; a constant positive map
+        keeps every pixel and gives the whole image.
+    """
+    kept = threshold_heatmaps(maps, tau)
+    *lead, h, w = kept.shape
+    parts = connected_components(kept.reshape(-1, h, w))
+    count = kept.numel() // (h * w)
+    # the largest component of each image: sort by image, then by size (descending), and take the first of each image
+    order = torch.argsort(parts.image * (h * w + 1) - parts.sizes, stable=True)
+    first = torch.ones_like(order, dtype=torch.bool)
+    first[1:] = parts.image[order[1:]] != parts.image[order[:-1]]
+    chosen = order[first]
+    boxes = torch.zeros(count, 4, device=maps.device)
+    boxes[parts.image[chosen]] = parts.boxes[chosen]
+    return boxes.view(*lead, 4)

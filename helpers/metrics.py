@@ -1,7 +1,15 @@
 """Scores for predictions against ground truth.
 
-Explained in 01_localization_regression (accuracy, IoU, localization accuracy).
+Explained in 01_localization_regression (accuracy, IoU, localization accuracy)
+and 03_cam (heat-maps against boxes and masks: MaxBoxAcc, MaxBoxAccV2, PxAP, pointing game).
 """
+
+from typing import NamedTuple
+
+import torch
+from tqdm.auto import tqdm
+
+from .boxes import check_boxes, connected_components, iou, threshold_heatmaps
 
 
 def accuracy(predicted, labels):
@@ -23,3 +31,155 @@ def localization_accuracy(predicted, labels, ious, threshold=0.5):
         raise ValueError(f"predicted, labels and ious need one shape, got {tuple(predicted.shape)}, "
                          f"{tuple(labels.shape)} and {tuple(ious.shape)}")
     return ((predicted == labels) & (ious >= threshold)).float().mean().item()
+
+
+# ---------------------------------------------------------------- heat-maps against ground truth
+# Choe et al., "Evaluating Weakly Supervised Object Localization Methods Right", CVPR 2020.
+
+#: The thresholds Choe et al. sweep: 0, 0.01, ..., 0.99 on maps normalised to [0, 1].
+TAUS = tuple(round(0.01 * i, 2) for i in range(100))
+
+
+def normalize_maps(maps):
+    """Each (H, W) map of ``maps`` (..., H, W) rescaled to [0, 1] by its own minimum and maximum.
+
+    A constant map becomes all zeros (no evidence anywhere), as in Choe et al.'s code.
+    """
+    low = maps.amin(dim=(-2, -1), keepdim=True)
+    span = maps.amax(dim=(-2, -1), keepdim=True) - low
+    return torch.where(span > 0, (maps - low) / span.clamp(min=torch.finfo(maps.dtype).tiny), 0.0)
+
+
+def _as_box_sets(boxes, count):
+    """Ground-truth boxes as (N, G, 4): one box per image (N, 4) or G boxes per image (N, G, 4)."""
+    check_boxes(boxes)
+    if boxes.dim() == 2:
+        boxes = boxes.unsqueeze(1)
+    if boxes.dim() != 3 or boxes.shape[0] != count:
+        raise ValueError(f"boxes must have shape (N, 4) or (N, G, 4) with N = {count}, got {tuple(boxes.shape)}")
+    return boxes
+
+
+def _check_maps(maps, name="maps"):
+    if not isinstance(maps, torch.Tensor) or maps.dim() != 3 or not maps.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point (N, H, W) tensor, got "
+                         f"{getattr(maps, 'dtype', type(maps))} {tuple(getattr(maps, 'shape', ()))}")
+    if not torch.isfinite(maps).all():
+        raise ValueError(f"{name} contain NaN or infinite values")
+
+
+class BoxScores(NamedTuple):
+    """IoUs of the boxes drawn from heat-maps at every threshold tau."""
+
+    taus: torch.Tensor  #: (T,) thresholds on the normalised maps
+    largest: torch.Tensor  #: (T, N) IoU of the largest component's box with the nearest ground-truth box
+    best: torch.Tensor  #: (T, N) best IoU over the boxes of *all* components and all ground-truth boxes
+
+    def box_accuracy(self, delta=0.5, all_components=False):
+        """``BoxAcc(tau, delta)`` for every tau: the share of images with IoU >= delta, (T,)."""
+        ious = self.best if all_components else self.largest
+        return (ious >= delta).float().mean(dim=1)
+
+    def max_box_acc(self, delta=0.5):
+        """``MaxBoxAcc = max_tau BoxAcc(tau, delta)`` with the largest component's box (CAM's protocol)."""
+        return self.box_accuracy(delta).max().item()
+
+    def max_box_acc_v2(self, deltas=(0.3, 0.5, 0.7)):
+        """``MaxBoxAccV2``: the mean over ``deltas`` of ``max_tau BoxAcc``, every component's box a candidate."""
+        return sum(self.box_accuracy(d, all_components=True).max().item() for d in deltas) / len(deltas)
+
+
+def box_scores(maps, boxes, taus=TAUS, progress=True):
+    """Boxes from heat-maps at every threshold, scored against ground truth (Choe et al., 2020).
+
+    Each map (N, H, W) (at the image's resolution) is normalised to [0, 1] by
+    :func:`normalize_maps`; at each ``tau`` the pixels ``>= tau`` are kept and the
+    boxes of their 8-connected components are compared with the ground-truth
+    ``boxes`` ((N, 4), or (N, G, 4) for G objects per image: the best match counts).
+
+    Returns:
+        :class:`BoxScores`, from which ``MaxBoxAcc`` and ``MaxBoxAccV2`` follow.
+    """
+    _check_maps(maps)
+    truth = _as_box_sets(boxes, maps.shape[0]).to(maps.device)
+    normalized = normalize_maps(maps)
+    n = maps.shape[0]
+    largest, best = [], []
+    for tau in tqdm(taus, desc="thresholds", disable=not progress):
+        parts = connected_components(threshold_heatmaps(normalized, float(tau)))
+        # IoU of every component's box with every ground-truth box of its image; keep the best ground truth
+        ious = torch.stack([iou(parts.boxes, truth[parts.image, g]) for g in range(truth.shape[1])]).amax(dim=0)
+        best.append(torch.zeros(n, device=maps.device).scatter_reduce(0, parts.image, ious, "amax"))
+        # the largest component of each image (ties: the first), then its IoU
+        biggest = torch.zeros(n, dtype=parts.sizes.dtype, device=maps.device).scatter_reduce(
+            0, parts.image, parts.sizes, "amax")
+        is_biggest = parts.sizes == biggest[parts.image]
+        first = torch.full((n,), len(parts.sizes), device=maps.device).scatter_reduce(
+            0, parts.image[is_biggest], torch.nonzero(is_biggest).squeeze(1), "amin")
+        found = first < len(parts.sizes)
+        chosen = torch.zeros(n, device=maps.device)
+        chosen[found] = ious[first[found]]
+        largest.append(chosen)
+    return BoxScores(torch.tensor(taus, dtype=torch.float32), torch.stack(largest), torch.stack(best))
+
+
+def pxap(maps, masks, taus=TAUS):
+    """Pixel average precision of heat-maps against ground-truth masks (Choe et al., 2020).
+
+    Over all pixels of all images, with maps normalised to [0, 1] and thresholds
+    ``taus``: precision ``P(tau)`` and recall ``R(tau)`` of the pixels ``>= tau``
+    against the masks; ``PxAP = sum_tau P(tau) (R(tau) - R(tau'))`` over the
+    thresholds from the highest down, ``tau'`` the next higher one (R = 0 above
+    the highest). Masks (N, H, W), or (N, G, H, W) for several objects (their union).
+    """
+    _check_maps(maps)
+    if masks.dtype != torch.bool:
+        raise ValueError(f"masks must be boolean, got {masks.dtype}")
+    if masks.dim() == 4:
+        masks = masks.any(dim=1)
+    if masks.shape != maps.shape:
+        raise ValueError(f"masks must have the maps' shape {tuple(maps.shape)}, got {tuple(masks.shape)}")
+    if not masks.any():
+        raise ValueError("masks hold no object pixel: precision and recall are undefined")
+    edges = torch.tensor(taus, dtype=maps.dtype, device=maps.device)
+    if (edges.diff() <= 0).any():
+        raise ValueError("taus must increase")
+    scores = normalize_maps(maps)
+    bins = torch.bucketize(scores, edges, right=True) - 1  # index of the highest tau <= score; -1 below all
+    counts = torch.zeros(2, len(taus) + 1, device=maps.device)
+    counts.index_put_((masks.long().flatten(), (bins + 1).flatten()), torch.ones(1, device=maps.device),
+                      accumulate=True)
+    above = counts[:, 1:].flip(1).cumsum(dim=1)  # pixels >= each tau, from the highest tau down
+    negatives, positives = above[0], above[1]
+    precision = positives / (positives + negatives).clamp(min=1)
+    recall = positives / masks.sum()
+    gains = torch.diff(recall, prepend=recall.new_zeros(1))
+    return (precision * gains).sum().item()
+
+
+def pointing_game(maps, boxes, tolerance=0.0):
+    """Share of maps whose maximum falls in a ground-truth box (Zhang et al., 2016; used by RISE).
+
+    The maximum's pixel centre ``(x + 0.5, y + 0.5)`` must lie inside one of the
+    boxes ((N, 4) or (N, G, 4), ``xyxy`` on pixel edges), or within ``tolerance``
+    pixels of it. Ties: the first maximum in row-major order.
+    """
+    _check_maps(maps)
+    truth = _as_box_sets(boxes, maps.shape[0]).to(maps.device)
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    width = maps.shape[-1]
+    peak = maps.flatten(1).argmax(dim=1)
+    point = torch.stack([peak % width, peak // width], dim=1).to(maps.dtype) + 0.5  # (N, 2)
+    outside = (truth[..., :2] - point.unsqueeze(1)).clamp(min=0) + (point.unsqueeze(1) - truth[..., 2:]).clamp(min=0)
+    return (outside.norm(dim=-1) <= tolerance).any(dim=1).float().mean().item()
+
+
+def centre_baseline(count, size, sigma=0.25):
+    """A map that ignores the image: a Gaussian at the centre with std ``sigma * size``, (count, size, size).
+
+    The trivial baseline of weakly supervised localization: objects are often near the centre.
+    """
+    centres = torch.arange(size, dtype=torch.float32) + 0.5 - size / 2
+    bump = torch.exp(-centres.pow(2) / (2 * (sigma * size) ** 2))
+    return (bump.view(-1, 1) * bump.view(1, -1)).expand(count, size, size).clone()

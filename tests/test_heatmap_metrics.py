@@ -1,0 +1,122 @@
+"""Boxes from heat-maps and the weakly supervised localization metrics, on hand-made maps with known answers."""
+
+import pytest
+import torch
+
+from helpers.boxes import box_from_heatmap, connected_components
+from helpers.metrics import box_scores, centre_baseline, normalize_maps, pointing_game, pxap
+
+
+def two_blobs():
+    maps = torch.zeros(1, 8, 10)
+    maps[0, 1:3, 1:4] = 1.0  # 6 pixels, the highest values
+    maps[0, 5:8, 5:9] = 0.5  # 12 pixels
+    return maps
+
+
+def test_largest_component_wins_not_the_highest():
+    assert box_from_heatmap(two_blobs(), 0.2).tolist() == [[5.0, 5.0, 9.0, 8.0]]
+    assert box_from_heatmap(two_blobs(), 0.6).tolist() == [[1.0, 1.0, 4.0, 3.0]]  # the weaker blob is cut
+
+
+def test_empty_and_constant_maps():
+    assert box_from_heatmap(torch.zeros(2, 5, 6)).tolist() == [[0.0] * 4] * 2  # no evidence: empty box
+    assert box_from_heatmap(-torch.ones(1, 5, 6)).tolist() == [[0.0] * 4]
+    assert box_from_heatmap(torch.full((1, 5, 6), 3.0)).tolist() == [[0.0, 0.0, 6.0, 5.0]]  # all kept
+
+
+def test_diagonal_pixels_are_connected_and_batches_keep_their_shape():
+    maps = torch.zeros(2, 3, 5, 5)
+    maps[1, 2, 0, 0] = maps[1, 2, 1, 1] = maps[1, 2, 2, 2] = 1.0  # a diagonal line: one 8-connected component
+    maps[1, 2, 4, 0] = 1.0
+    boxes = box_from_heatmap(maps)
+    assert boxes.shape == (2, 3, 4)
+    assert boxes[1, 2].tolist() == [0.0, 0.0, 3.0, 3.0]
+    assert boxes[0].abs().sum() == 0
+
+
+def test_components_of_a_batch_do_not_touch():
+    kept = torch.zeros(2, 4, 4, dtype=torch.bool)
+    kept[0, 3, :] = True
+    kept[1, 0, :] = True  # would touch image 0's bottom row if the batch were one volume
+    parts = connected_components(kept)
+    assert parts.image.tolist() == [0, 1] and parts.sizes.tolist() == [4, 4]
+    assert parts.boxes.tolist() == [[0.0, 3.0, 4.0, 4.0], [0.0, 0.0, 4.0, 1.0]]
+
+
+@pytest.mark.parametrize("maps, tau, match", [
+    (torch.zeros(5), 0.2, "shape \\(..., H, W\\)"),
+    (torch.zeros(1, 4, 4, dtype=torch.long), 0.2, "floating-point"),
+    (torch.zeros(1, 4, 4), 1.5, "tau must be in"),
+    (torch.full((1, 4, 4), float("nan")), 0.2, "NaN"),
+])
+def test_bad_maps(maps, tau, match):
+    with pytest.raises(ValueError, match=match):
+        box_from_heatmap(maps, tau)
+
+
+def test_normalize_maps():
+    maps = torch.tensor([[[1.0, 3.0], [2.0, 5.0]], [[2.0, 2.0], [2.0, 2.0]]])
+    assert normalize_maps(maps).tolist() == [[[0.0, 0.5], [0.25, 1.0]], [[0.0, 0.0], [0.0, 0.0]]]
+
+
+def test_box_scores_on_a_map_shaped_like_the_box():
+    maps = torch.zeros(2, 10, 10)
+    maps[0, 2:6, 3:8] = 1.0  # exactly the box
+    maps[1, 2:6, 3:8] = torch.linspace(0.2, 1.0, 5)  # a ramp over the box: high taus cut its left side
+    boxes = torch.tensor([[3.0, 2.0, 8.0, 6.0]] * 2)
+    scores = box_scores(maps, boxes, taus=(0.0, 0.5, 0.9), progress=False)
+    # tau 0 keeps the whole image (IoU 20 / 100); 0.5 on image 1 keeps columns 5-7 of the box (IoU 12 / 20)
+    assert torch.allclose(scores.largest, torch.tensor([[0.2, 0.2], [1.0, 0.6], [1.0, 0.2]]))
+    assert scores.box_accuracy(0.5).tolist() == [0.0, 1.0, 0.5]
+    assert scores.max_box_acc() == 1.0
+    assert scores.max_box_acc_v2() == pytest.approx((1.0 + 1.0 + 0.5) / 3)
+
+
+def test_v2_uses_every_component_and_every_ground_truth_box():
+    maps = two_blobs().expand(2, -1, -1).clone()
+    small_blob = torch.tensor([1.0, 1.0, 4.0, 3.0])
+    boxes = torch.stack([small_blob, torch.tensor([0.0, 0.0, 1.0, 1.0])]).expand(2, 2, 4).clone()
+    scores = box_scores(maps, boxes, taus=(0.2,), progress=False)
+    assert scores.largest.tolist() == [[0.0, 0.0]]  # the largest component is the other blob
+    assert scores.best.tolist() == [[1.0, 1.0]]  # the small blob matches the first ground-truth box
+    with pytest.raises(ValueError, match="boxes must have shape"):
+        box_scores(maps, boxes[:1], progress=False)
+
+
+def test_pxap_perfect_random_and_inverted():
+    masks = torch.zeros(4, 8, 8, dtype=torch.bool)
+    masks[:, 2:5, 3:7] = True
+    perfect = masks.float() + 0.01 * torch.rand(4, 8, 8)
+    assert pxap(perfect, masks) == pytest.approx(1.0)
+    constant = torch.ones(4, 8, 8)  # normalised to zeros: every pixel at the lowest threshold
+    assert pxap(constant, masks) == pytest.approx(masks.float().mean().item())  # precision = share of object pixels
+    assert pxap(1 - masks.float(), masks) == pytest.approx(masks.float().mean().item())
+    with pytest.raises(ValueError, match="no object pixel"):
+        pxap(perfect, torch.zeros_like(masks))
+
+
+def test_pxap_hand_computed():
+    # one image of 4 pixels; two are the object; scores 1.0 (object), 0.6 (background), 0.3 (object), 0.0 (background)
+    maps = torch.tensor([[[1.0, 0.6], [0.3, 0.0]]])
+    masks = torch.tensor([[[True, False], [True, False]]])
+    # from the top: tau 1.0 keeps 1 pixel, P 1, R 0.5; down to 0.6: P 1/2, R 0.5; down to 0.3: P 2/3, R 1
+    assert pxap(maps, masks) == pytest.approx(1.0 * 0.5 + 0.5 * 0.0 + (2 / 3) * 0.5)
+
+
+def test_pointing_game():
+    maps = torch.zeros(3, 10, 10)
+    maps[0, 4, 4] = 1.0  # inside
+    maps[1, 0, 9] = 1.0  # far outside
+    maps[2, 4, 7] = 1.0  # pixel centre 7.5: 0.5 px right of the box edge at 7
+    boxes = torch.tensor([[3.0, 3.0, 7.0, 7.0]] * 3)
+    assert pointing_game(maps, boxes) == pytest.approx(1 / 3)
+    assert pointing_game(maps, boxes, tolerance=0.5) == pytest.approx(2 / 3)
+    two = torch.stack([boxes, torch.tensor([[8.0, 0.0, 10.0, 2.0]] * 3)], dim=1)
+    assert pointing_game(maps, two) == pytest.approx(2 / 3)
+
+
+def test_centre_baseline_peaks_in_the_middle():
+    maps = centre_baseline(2, 8)
+    assert maps.shape == (2, 8, 8)
+    assert maps[0, 3:5, 3:5].min() == maps.max() and torch.allclose(maps, maps.flip(-1).flip(-2))
