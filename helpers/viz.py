@@ -137,6 +137,53 @@ def draw_probabilities(ax, probabilities, truth, title, classes=SHAPE_CLASSES):
     ax.set(xlim=(0, 1), xlabel="probability", title=title)
 
 
+def draw_heatmap(ax, image, heatmap, alpha=0.5, normalization=None, cmap="jet"):
+    """An image with a heat-map (H, W) laid over it, the map rescaled to [0, 1] for the colours."""
+    heatmap = heatmap.detach().float().cpu()
+    span = heatmap.max() - heatmap.min()
+    scaled = (heatmap - heatmap.min()) / span if span > 0 else torch.zeros_like(heatmap)
+    ax.imshow(to_image(image, normalization), interpolation="antialiased")
+    ax.imshow(scaled.numpy(), cmap=cmap, alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
+    ax.set_axis_off()
+
+
+def show_class_maps(image, maps, names, title, normalization=None):
+    """The image and one raw map per class on its feature grid, one shared colour scale centred on zero.
+
+    Red cells vote for the class, blue cells against it; ``names`` label the panels.
+    """
+    maps = maps.detach().float().cpu()
+    count = maps.shape[0]
+    fig, axes = plt.subplots(1, count + 1, figsize=(2.6 * (count + 1), 3.4), layout="constrained")
+    axes[0].imshow(to_image(image, normalization), interpolation="antialiased")
+    axes[0].set_title("image")
+    limit = float(maps.abs().max())
+    for ax, heatmap, name in zip(axes[1:], maps, names):
+        shown = ax.imshow(heatmap.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(name)
+    for ax in axes:
+        ax.set_axis_off()
+    fig.colorbar(shown, ax=axes[1:].tolist(), shrink=0.8, label="M_c(x, y)")
+    fig.suptitle(title)
+    return fig
+
+
+def show_heatmaps(images, heatmaps, titles, true_boxes=None, predicted_boxes=None, cols=6, title="Heat-maps",
+                  normalization=None, cell=2.4):
+    """A grid of images with their heat-maps laid over; true boxes white, boxes from the maps magenta."""
+    count = images.shape[0]
+    fig, axes = _grid(count, cols, cell=cell)
+    for index, ax in zip(range(count), axes):
+        draw_heatmap(ax, images[index], heatmaps[index], normalization=normalization)
+        if true_boxes is not None:
+            draw_box(ax, true_boxes[index])
+        if predicted_boxes is not None:
+            draw_box(ax, predicted_boxes[index], PREDICTION_COLOUR)
+        ax.set_title(titles[index], fontsize=10)
+    fig.suptitle(title)
+    return fig
+
+
 def _grid(count, cols, cell=2.4):
     rows = -(-count // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, (cell + 0.4) * rows + 0.5), squeeze=False,

@@ -11,7 +11,17 @@ import matplotlib.pyplot as plt
 import torch
 
 from .data import SHAPE_CLASSES, make_shapes
-from .viz import draw_prediction, draw_probabilities, draw_sample, to_image
+from .boxes import box_from_heatmap, iou, threshold_heatmaps
+from .viz import (
+    PREDICTION_COLOUR,
+    draw_box,
+    draw_heatmap,
+    draw_mask_outline,
+    draw_prediction,
+    draw_probabilities,
+    draw_sample,
+    to_image,
+)
 
 
 def draw_browser_frame(shapes, index, show_mask=True):
@@ -125,3 +135,46 @@ def shift_browser(classifiers, sizes=(64, 96, 128), radius_max=0.22 * 64):
 
     output = widgets.interactive_output(redraw, {"shift": shift, "size": size, "index": index})
     return widgets.VBox([shift, widgets.HBox([size, index]), output])
+
+
+def draw_cam_frame(shapes, maps, predicted, index, target, tau, alpha=0.5):
+    """Class activation map of image ``index`` for class ``target`` (-1: the predicted class), and its box.
+
+    ``maps`` (N, classes, H, W) are raw CAMs at the image size; the box follows the
+    CAM paper: pixels >= ``tau`` x the map's maximum, largest connected region.
+    Left: the map over the image, true box white, box from the map magenta.
+    Right: the map with the kept region outlined.
+    """
+    target = int(predicted[index]) if target < 0 else target
+    heatmap = maps[index, target]
+    box = box_from_heatmap(heatmap[None], tau)[0]
+    overlap = float(iou(box, shapes.boxes[index]))
+    truth, guess = SHAPE_CLASSES[int(shapes.labels[index])], SHAPE_CLASSES[int(predicted[index])]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.6), layout="constrained")
+    draw_heatmap(left, shapes.images[index], heatmap, alpha=alpha)
+    draw_box(left, shapes.boxes[index])
+    draw_box(right, box, PREDICTION_COLOUR)
+    left.set_title(f"image {index}: {truth}, predicted {guess}\n"
+                   f"map of class {SHAPE_CLASSES[target]}, IoU {overlap:.2f}")
+    right.imshow(heatmap.cpu().numpy(), cmap="jet", interpolation="bilinear")
+    draw_mask_outline(right, threshold_heatmaps(heatmap, tau), colour="#ffffff")
+    right.set_title(f"raw map; white outline: >= {tau:.2f} x max")
+    right.set_axis_off()
+    return fig
+
+
+def cam_browser(shapes, maps, predicted):
+    """Sliders for the image, the threshold and the overlay's opacity, and a menu for the class of the map."""
+    index = widgets.IntSlider(value=0, min=0, max=shapes.images.shape[0] - 1, description="image",
+                              layout=widgets.Layout(width="60%"))
+    target = widgets.Dropdown(options=[("predicted", -1)] + [(name, i) for i, name in enumerate(SHAPE_CLASSES)],
+                              value=-1, description="class")
+    tau = widgets.FloatSlider(value=0.2, min=0.0, max=1.0, step=0.05, description="threshold")
+    alpha = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.1, description="opacity")
+
+    def redraw(index, target, tau, alpha):
+        draw_cam_frame(shapes, maps, predicted, index, target, tau, alpha)
+        plt.show()
+
+    output = widgets.interactive_output(redraw, {"index": index, "target": target, "tau": tau, "alpha": alpha})
+    return widgets.VBox([index, widgets.HBox([target, tau, alpha]), output])

@@ -7,9 +7,21 @@ import torch
 from helpers.data import Normalization, make_shapes
 from helpers.device import set_seed
 from helpers.models import FlattenNet, GapNet
-from helpers.viz import as_jpeg, draw_box, format_table, plot_curves, plot_training, show_shapes, to_image
+from helpers.viz import (
+    as_jpeg,
+    draw_box,
+    format_table,
+    plot_curves,
+    plot_training,
+    show_class_maps,
+    show_heatmaps,
+    show_shapes,
+    to_image,
+)
 from helpers.widgets import (
+    cam_browser,
     draw_browser_frame,
+    draw_cam_frame,
     draw_prediction_frame,
     draw_shift_frame,
     prediction_browser,
@@ -152,3 +164,44 @@ def test_plot_curves_draws_one_line_per_entry_and_chance():
     assert [line.get_label() for line in lines] == ["a", "b", "chance"]
     assert list(lines[0].get_ydata()) == [1.0, 0.5, 0.2] and lines[2].get_ydata()[0] == 1 / 6
     plt.close(ax.figure)
+
+
+def _cam_inputs():
+    shapes = make_shapes(3, seed=0)
+    maps = torch.zeros(3, 6, 64, 64)
+    for i in range(3):  # the true class's map is the object's mask; another class's map is a corner
+        maps[i, shapes.labels[i]] = shapes.masks[i].float()
+        maps[i, (shapes.labels[i] + 1) % 6, :8, :8] = 1.0
+    return shapes, maps, shapes.labels.clone()
+
+
+def test_cam_frame_box_and_iou_follow_the_class_and_threshold():
+    shapes, maps, predicted = _cam_inputs()
+    fig = draw_cam_frame(shapes, maps, predicted, 1, -1, 0.2)
+    assert "IoU 1.00" in fig.axes[0].get_title()  # the mask's box is the true box
+    plt.close(fig)
+    other = int((shapes.labels[1] + 1) % 6)
+    fig = draw_cam_frame(shapes, maps, predicted, 1, other, 0.2)
+    assert "IoU 1.00" not in fig.axes[0].get_title()
+    plt.close(fig)
+    first, again, moved = (rendered(draw_cam_frame(shapes, maps, predicted, i, -1, t)) for i, t in
+                           ((0, 0.2), (0, 0.2), (2, 0.2)))
+    assert np.array_equal(first, again) and not np.array_equal(first, moved)
+
+
+def test_cam_browser_controls():
+    shapes, maps, predicted = _cam_inputs()
+    box = cam_browser(shapes, maps, predicted)
+    index, (target, tau, alpha) = box.children[0], box.children[1].children
+    assert (index.max, target.value, tau.value, alpha.value) == (2, -1, 0.2, 0.5)
+    assert [label for label, _ in target.options][:2] == ["predicted", "circle"]
+
+
+def test_heatmap_figures_have_titles_and_panels():
+    shapes, maps, _ = _cam_inputs()
+    fig = show_class_maps(shapes.images[0], maps[0], [f"class {i}" for i in range(6)], "six maps")
+    assert fig._suptitle.get_text() == "six maps" and len([ax for ax in fig.axes if ax.get_title()]) == 7
+    plt.close(fig)
+    fig = show_heatmaps(shapes.images, maps[:, 0], ["a", "b", "c"], shapes.boxes, shapes.boxes, cols=3)
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"] and len(fig.axes[0].patches) == 2
+    plt.close(fig)

@@ -252,5 +252,8 @@ def test_lesson_runs_and_sliders_redraw(path, lab, browser, screenshots):
         timings["sliders"] = time.perf_counter() - start
         print(f"{path.name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; screenshot {shot}")
     finally:
-        page.screenshot(path=str(shot))
+        try:  # a failing screenshot must not hide the failure that brought us here
+            page.screenshot(path=str(shot), timeout=REDRAW * 1000)
+        except Exception as error:  # noqa: BLE001 - reported, not raised
+            print(f"{path.name}: no screenshot ({type(error).__name__}: {error})")
         page.close()

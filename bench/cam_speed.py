@@ -1,0 +1,68 @@
+"""How much does CAM for every ImageNet class cost on top of the forward pass it needs anyway?
+
+Times, in one run and interleaved, (a) the bare forward pass of the ImageNet model
+(EfficientNet-Lite0) on one 224 x 224 image and (b) ``helpers.cam.cam`` on the same
+image: the same forward pass with a hook, plus the maps of all 1,000 classes in one
+einsum (raw, 7 x 7, with the logits check). Prints the medians and their ratio; the
+goal (issue 7) is a ratio of at most 1.1.
+
+Run: ``.venv/bin/python bench/cam_speed.py [--device cpu|cuda] [--repeats 200]``.
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from helpers.cam import cam
+from helpers.device import get_device, set_seed
+from helpers.models import imagenet_model
+
+
+def timed(fn, device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=1)
+    args = parser.parse_args()
+    device = get_device(args.device)
+    set_seed(0)
+    model = imagenet_model(device).model
+    image = torch.rand(args.batch, 3, 224, 224, device=device)
+
+    def forward():
+        with torch.no_grad():
+            model(image)
+
+    def all_class_maps():
+        cam(model, image)
+
+    for _ in range(10):  # warm-up: allocator, kernels, caches
+        forward()
+        all_class_maps()
+    times = {"forward": [], "cam": []}
+    for _ in range(args.repeats):  # interleaved, so that drifts of the machine hit both alike
+        times["forward"].append(timed(forward, device))
+        times["cam"].append(timed(all_class_maps, device))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"batch {args.batch}, {args.repeats} interleaved repeats")
+    for name, values in times.items():
+        print(f"{name:8s} median {1e3 * medians[name]:8.2f} ms  (min {1e3 * min(values):.2f}, "
+              f"max {1e3 * max(values):.2f})")
+    print(f"ratio cam / forward (medians): {medians['cam'] / medians['forward']:.3f}  (goal <= 1.1)")
+
+
+if __name__ == "__main__":
+    main()
