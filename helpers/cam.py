@@ -37,22 +37,26 @@ def _is_global_average_pool(module):
     if isinstance(module, nn.AdaptiveAvgPool2d):
         size = module.output_size
         return size == 1 or tuple(size) == (1, 1)
-    return getattr(module, "pool_type", None) == "avg"  # timm's SelectAdaptivePool2d
+    return module.__dict__.get("pool_type") == "avg"  # timm's SelectAdaptivePool2d (a plain attribute there)
 
 
 def gap_and_linear(model):
-    """The global average pooling module and the final ``nn.Linear`` of ``model``.
+    """The last global average pooling module and the last ``nn.Linear`` of ``model``.
 
     Raises:
         ValueError: the model has no global average pooling or no linear layer.
     """
-    pools = [m for m in model.modules() if _is_global_average_pool(m)]
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not pools or not linears:
+    pool = linear = None
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            linear = module
+        elif _is_global_average_pool(module):
+            pool = module
+    if pool is None or linear is None:
         raise ValueError(f"CAM needs a network ending in global average pooling and one linear layer; "
-                         f"{type(model).__name__} has {len(pools)} global average pooling and "
-                         f"{len(linears)} linear layers")
-    return pools[-1], linears[-1]
+                         f"{type(model).__name__} has {'a' if pool else 'no'} global average pooling and "
+                         f"{'a' if linear else 'no'} linear layer")
+    return pool, linear
 
 
 def _check_classes(classes, batch, count):
