@@ -40,18 +40,28 @@ def _is_global_average_pool(module):
     return module.__dict__.get("pool_type") == "avg"  # timm's SelectAdaptivePool2d (a plain attribute there)
 
 
-def gap_and_linear(model):
-    """The last global average pooling module and the last ``nn.Linear`` of ``model``.
-
-    Raises:
-        ValueError: the model has no global average pooling or no linear layer.
-    """
+def _last_gap_and_linear(modules):
     pool = linear = None
-    for module in model.modules():
+    for module in modules:
         if isinstance(module, nn.Linear):
             linear = module
         elif _is_global_average_pool(module):
             pool = module
+    return pool, linear
+
+
+def gap_and_linear(model):
+    """The last global average pooling module and the last ``nn.Linear`` of ``model``.
+
+    The model's direct children are searched first (where torchvision, timm and the
+    course put their heads), then every module.
+
+    Raises:
+        ValueError: the model has no global average pooling or no linear layer.
+    """
+    pool, linear = _last_gap_and_linear(model.children())
+    if pool is None or linear is None:
+        pool, linear = _last_gap_and_linear(model.modules())
     if pool is None or linear is None:
         raise ValueError(f"CAM needs a network ending in global average pooling and one linear layer; "
                          f"{type(model).__name__} has {'a' if pool else 'no'} global average pooling and "
@@ -59,11 +69,11 @@ def gap_and_linear(model):
     return pool, linear
 
 
-def _check_classes(classes, batch, count):
-    """Class indices as a (B, K) long tensor; ``None`` means every class."""
+def _check_classes(classes, batch, count, device):
+    """Class indices as a (B, K) long tensor on ``device``; ``None`` means every class."""
     if classes is None:
-        return torch.arange(count).expand(batch, count)
-    classes = torch.as_tensor(classes)
+        return torch.arange(count, device=device).expand(batch, count)
+    classes = torch.as_tensor(classes, device=device)
     if classes.is_floating_point() or classes.is_complex() or classes.dtype == torch.bool:
         raise TypeError(f"classes must hold integer class indices, got {classes.dtype}")
     if classes.dim() == 1:
@@ -104,7 +114,7 @@ def cam(model, images, classes=None, check=True):
     if model.training:
         raise ValueError("the model is in train mode (batch norm and dropout would change the maps): call model.eval()")
     pool, linear = gap_and_linear(model)
-    index = _check_classes(classes, images.shape[0], linear.out_features).to(images.device)
+    index = _check_classes(classes, images.shape[0], linear.out_features, images.device)
     captured = []
     handle = pool.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0]))
     try:
@@ -116,16 +126,16 @@ def cam(model, images, classes=None, check=True):
         raise ValueError(f"the pooled features have shape {tuple(features.shape)}; the linear layer expects "
                          f"{linear.in_features} channels: not a GAP + linear head")
     bias = linear.bias if linear.bias is not None else features.new_zeros(linear.out_features)
-    if check:
-        pooled = F.linear(features.mean(dim=(2, 3)), linear.weight, bias)
-        if pooled.shape != logits.shape or not torch.allclose(pooled, logits, rtol=1e-4,
-                                                               atol=1e-4 * float(logits.abs().max()) + 1e-6):
-            raise ValueError("the logits are not a linear function of the pooled features: something other than "
-                             "one linear layer follows the global average pooling, so CAM does not apply")
     if classes is None:  # every class: one product with the whole weight matrix
         maps = torch.einsum("bchw,kc->bkhw", features, linear.weight)
     else:
         maps = torch.einsum("bchw,bkc->bkhw", features, linear.weight[index])
+    if check:  # one comparison, read back once, after the maps are queued (no stall between GPU kernels)
+        pooled = F.linear(features.mean(dim=(2, 3)), linear.weight, bias)
+        tolerance = 1e-4 * (pooled.abs() + logits.abs().amax()) + 1e-6
+        if pooled.shape != logits.shape or bool(((pooled - logits).abs() > tolerance).any()):
+            raise ValueError("the logits are not a linear function of the pooled features: something other than "
+                             "one linear layer follows the global average pooling, so CAM does not apply")
     return Cam(maps, bias[index], logits, index)
 
 

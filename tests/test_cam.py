@@ -131,3 +131,14 @@ def test_no_hook_is_left_behind(gap_net):
     with pytest.raises(RuntimeError):  # raised inside the model, while the hook is on
         cam(gap_net, torch.rand(1, 5, 32, 32))
     assert not pool._forward_hooks
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cam_on_the_gpu_stays_there_and_matches_the_cpu(gap_net):
+    images = torch.rand(4, 3, 64, 64)
+    on_cpu = cam(gap_net, images, torch.tensor([0, 1, 2, 3]))
+    gpu_net = GapNet(6, width=4).eval()
+    gpu_net.load_state_dict(gap_net.state_dict())
+    on_gpu = cam(gpu_net.cuda(), images.cuda(), torch.tensor([0, 1, 2, 3], device="cuda"))
+    assert on_gpu.maps.is_cuda and on_gpu.bias.is_cuda and on_gpu.classes.is_cuda
+    assert torch.allclose(on_gpu.maps.cpu(), on_cpu.maps, atol=1e-4 * float(on_cpu.maps.abs().max()))

@@ -120,3 +120,19 @@ def test_centre_baseline_peaks_in_the_middle():
     maps = centre_baseline(2, 8)
     assert maps.shape == (2, 8, 8)
     assert maps[0, 3:5, 3:5].min() == maps.max() and torch.allclose(maps, maps.flip(-1).flip(-2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_boxes_and_scores_of_gpu_maps_match_the_cpu():
+    generator = torch.Generator().manual_seed(0)
+    maps = torch.nn.functional.interpolate(torch.rand(50, 1, 8, 8, generator=generator), size=32, mode="bilinear")[:, 0]
+    truth = torch.tensor([[4.0, 4.0, 20.0, 20.0]]).expand(50, 4)
+    on_gpu = box_from_heatmap(maps.cuda(), 0.5)
+    assert on_gpu.is_cuda and torch.equal(on_gpu.cpu(), box_from_heatmap(maps, 0.5))
+    gpu_scores = box_scores(maps.cuda(), truth.cuda(), progress=False)
+    cpu_scores = box_scores(maps, truth, progress=False)
+    assert torch.allclose(gpu_scores.largest.cpu(), cpu_scores.largest) and torch.allclose(gpu_scores.best.cpu(),
+                                                                                           cpu_scores.best)
+    masks = maps > 0.5
+    assert pxap(maps.cuda(), masks.cuda()) == pytest.approx(pxap(maps, masks), abs=1e-6)
+    assert pointing_game(maps.cuda(), truth.cuda()) == pointing_game(maps, truth)
