@@ -1,0 +1,158 @@
+"""Grad-CAM (Selvaraju et al., ICCV 2017, "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
+Localization").
+
+For the activations ``A^k`` (K maps of h x w = Z cells) of a chosen layer and the
+logit ``y^c`` of class c (before the softmax), the weight of map k is its averaged
+gradient and the map is the rectified weighted sum:
+
+    alpha_k^c = (1/Z) sum_{i,j} d y^c / d A^k_{ij},      L^c = ReLU(sum_k alpha_k^c A^k).
+
+The *counterfactual* map negates the gradients (``alpha -> -alpha``): the places
+whose removal would raise the score. On a GAP + linear network, with A the pooled
+features, ``alpha_k^c = w_k^c / Z`` and so ``L^c = ReLU(M_c) / Z`` exactly (the CAM
+of :mod:`helpers.cam`).
+
+How it runs: one forward pass, during which a forward hook replaces the layer's
+output by a detached copy that requires grad; the class scores are
+differentiated with ``torch.autograd.grad`` with respect to that copy only, so the
+backward pass stops at the layer and never reaches the parameters (their
+``.grad`` stay untouched). Several classes per image are differentiated in one
+batched backward pass (``is_grads_batched``). The hook is removed in a ``finally``
+block. Explained in 04_gradcam.
+"""
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .models import find_last_conv
+
+
+class GradCam(NamedTuple):
+    """Grad-CAM maps with what they were made of."""
+
+    maps: torch.Tensor  #: (B, K, h, w): ReLU(sum_k alpha_k^c A^k), one per requested class
+    raw: torch.Tensor  #: (B, K, h, w): the same before the ReLU
+    weights: torch.Tensor  #: (B, K, channels): alpha_k^c (negated for the counterfactual map)
+    logits: torch.Tensor  #: (B, classes): the model's output, detached
+    classes: torch.Tensor  #: (B, K): the class index of each map
+
+
+def resolve_layer(model, layer=None):
+    """The module of ``model`` whose output Grad-CAM explains: a module, a dotted name, or ``None``.
+
+    ``None`` picks the last ``nn.Conv2d`` (:func:`helpers.models.find_last_conv`).
+
+    Raises:
+        ValueError: the name or the module is not part of ``model``.
+        TypeError: ``layer`` is neither a module, a string nor ``None``.
+    """
+    if layer is None:
+        layer = find_last_conv(model)
+    if isinstance(layer, str):
+        try:
+            return model.get_submodule(layer)
+        except AttributeError:
+            raise ValueError(f"{type(model).__name__} has no layer named {layer!r}") from None
+    if isinstance(layer, nn.Module):
+        if not any(module is layer for module in model.modules()):
+            raise ValueError(f"the given {type(layer).__name__} layer is not part of {type(model).__name__}")
+        return layer
+    raise TypeError(f"layer must be an nn.Module, a dotted name or None, got {type(layer).__name__}")
+
+
+def _check_inputs(model, images):
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError(f"images must be a (B, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+    if not images.is_floating_point():
+        raise TypeError(f"images must be a floating-point tensor (gradients need one), got {images.dtype}")
+    if model.training:
+        raise ValueError("the model is in train mode (dropout and batch norm would change the maps at every call): "
+                         "call model.eval()")
+
+
+def _target_classes(classes, logits):
+    """Class indices (B, K): ``None`` means the predicted class of each image."""
+    batch, count = logits.shape
+    if classes is None:
+        return logits.argmax(dim=1, keepdim=True)
+    classes = torch.as_tensor(classes, device=logits.device)
+    if classes.is_floating_point() or classes.is_complex() or classes.dtype == torch.bool:
+        raise TypeError(f"classes must hold integer class indices, got {classes.dtype}")
+    if classes.dim() == 1:
+        classes = classes.unsqueeze(1)
+    if classes.dim() != 2 or classes.shape[0] != batch:
+        raise ValueError(f"classes must have shape (B,) or (B, K) with B = {batch}, got {tuple(classes.shape)}")
+    if classes.numel() and (classes.min() < 0 or classes.max() >= count):
+        raise ValueError(f"class indices must be in [0, {count - 1}], got values in "
+                         f"[{int(classes.min())}, {int(classes.max())}]")
+    return classes.long()
+
+
+def _forward_to(model, images, layer):
+    """Run the model with the layer's output swapped for a leaf that requires grad; return (activations, logits)."""
+    captured = []
+
+    def swap(module, inputs, output):
+        if not isinstance(output, torch.Tensor) or output.dim() != 4:
+            raise ValueError(f"the target layer must output (B, K, h, w) feature maps, got "
+                             f"{getattr(output, 'shape', type(output))}")
+        leaf = output.detach().requires_grad_(True)
+        captured.append(leaf)
+        return leaf
+
+    handle = layer.register_forward_hook(swap)
+    try:
+        with torch.enable_grad():
+            logits = model(images)
+    finally:
+        handle.remove()
+    if not captured:
+        raise ValueError("the target layer was not used in the forward pass")
+    if len(captured) > 1:
+        raise ValueError("the target layer ran more than once in one forward pass; pick a layer that runs once")
+    return captured[0], logits
+
+
+def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
+    """Grad-CAM maps of ``images`` (B, C, H, W) for one or several classes per image, in one forward pass.
+
+    Args:
+        model: a classifier returning logits (B, classes), in eval mode.
+        images: (B, C, H, W) float tensor on the model's device.
+        classes: ``None`` (each image's predicted class), or class indices (B,) or (B, K).
+        layer: the layer to explain: a module of ``model``, its dotted name, or
+            ``None`` for the last ``nn.Conv2d``. It must run once per forward pass
+            and output (B, K, h, w) maps.
+        counterfactual: negate the gradients (the map of evidence *against* the class).
+
+    Returns:
+        :class:`GradCam`; ``maps`` are (B, K, h, w) on the layer's grid (see
+        :func:`helpers.cam.upsample`), on the images' device, detached.
+
+    Raises:
+        ValueError: wrong shapes, class indices out of range, a layer not in the
+            model or not producing feature maps, or a model in train mode.
+        TypeError: non-float images or non-integer classes.
+    """
+    _check_inputs(model, images)
+    target = resolve_layer(model, layer)
+    activations, logits = _forward_to(model, images, target)
+    index = _target_classes(classes, logits.detach())
+    scores = logits.gather(1, index)  # (B, K): y^c of each requested class
+    count = index.shape[1]
+    if not scores.requires_grad:
+        raise ValueError("the logits do not depend on the target layer's output")
+    if count == 1:
+        (grads,) = torch.autograd.grad(scores.sum(), activations)
+        grads = grads.unsqueeze(1)  # (B, 1, channels, h, w)
+    else:  # one batched backward pass: the k-th pass differentiates the k-th score of every image
+        selector = torch.eye(count, device=scores.device, dtype=scores.dtype).unsqueeze(1).expand(count, *scores.shape)
+        (grads,) = torch.autograd.grad(scores, activations, grad_outputs=selector, is_grads_batched=True)
+        grads = grads.transpose(0, 1)  # (B, K, channels, h, w)
+    weights = grads.mean(dim=(3, 4))
+    if counterfactual:
+        weights = -weights
+    raw = torch.einsum("bkc,bchw->bkhw", weights, activations.detach())
+    return GradCam(raw.clamp(min=0), raw, weights, logits.detach(), index)
