@@ -84,7 +84,7 @@ def _target_classes(classes, logits):
         classes = classes.unsqueeze(1)
     if classes.dim() != 2 or classes.shape[0] != batch:
         raise ValueError(f"classes must have shape (B,) or (B, K) with B = {batch}, got {tuple(classes.shape)}")
-    if classes.numel() and (classes.min() < 0 or classes.max() >= count):
+    if bool(((classes < 0) | (classes >= count)).any()):  # one read-back, also for classes on a GPU
         raise ValueError(f"class indices must be in [0, {count - 1}], got values in "
                          f"[{int(classes.min())}, {int(classes.max())}]")
     return classes.long()

@@ -17,9 +17,6 @@ from helpers.device import set_seed
 from helpers.gradcam import grad_cam
 from helpers.metrics import normalize_maps
 
-pytorch_grad_cam = pytest.importorskip("pytorch_grad_cam")
-torchcam_methods = pytest.importorskip("torchcam.methods")
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +34,7 @@ def cases(imagenet, photos, resnet):
 
 
 def test_raw_maps_equal_torchcam(imagenet, photos, resnet):
+    torchcam_methods = pytest.importorskip("torchcam.methods")
     for model, layer, images, classes in cases(imagenet, photos, resnet):
         ours = grad_cam(model, images, classes, layer=layer).maps[:, 0]
         extractor = torchcam_methods.GradCAM(model, target_layer=layer)
@@ -50,6 +48,9 @@ def test_raw_maps_equal_torchcam(imagenet, photos, resnet):
 
 
 def test_normalised_upsampled_maps_equal_pytorch_grad_cam(imagenet, photos, resnet):
+    pytorch_grad_cam = pytest.importorskip("pytorch_grad_cam")
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
     for model, layer, images, classes in cases(imagenet, photos, resnet):
         ours = grad_cam(model, images, classes, layer=layer).maps
         with pytorch_grad_cam.GradCAM(model=model, target_layers=[model.get_submodule(layer)]) as method:
