@@ -11,24 +11,13 @@ Run: ``.venv/bin/python bench/cam_speed.py [--device cpu|cuda] [--repeats 200]``
 """
 
 import argparse
-import statistics
-import time
 
 import torch
+from timing import interleaved
 
 from helpers.cam import cam
 from helpers.device import get_device, set_seed
 from helpers.models import imagenet_model
-
-
-def timed(fn, device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def main():
@@ -52,21 +41,10 @@ def main():
     def unchecked():
         cam(model, image, check=False)
 
-    for _ in range(10):  # warm-up: allocator, kernels, caches
-        forward()
-        all_class_maps()
-        unchecked()
-    times = {"forward": [], "cam": [], "cam, no check": []}
-    for _ in range(args.repeats):  # interleaved, so that drifts of the machine hit all alike
-        times["forward"].append(timed(forward, device))
-        times["cam"].append(timed(all_class_maps, device))
-        times["cam, no check"].append(timed(unchecked, device))
-    medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"batch {args.batch}, {args.repeats} interleaved repeats")
-    for name, values in times.items():
-        print(f"{name:14s} median {1e3 * medians[name]:8.2f} ms  (min {1e3 * min(values):.2f}, "
-              f"max {1e3 * max(values):.2f})")
+    medians = interleaved({"forward": forward, "cam": all_class_maps, "cam, no check": unchecked}, args.repeats,
+                          device, warmup=10)
     print(f"ratio cam / forward (medians): {medians['cam'] / medians['forward']:.3f}  (goal <= 1.1); "
           f"without the check: {medians['cam, no check'] / medians['forward']:.3f}")
 

@@ -19,27 +19,16 @@ Run: ``.venv/bin/python bench/gradcam_speed.py [--device cpu|cuda] [--repeats 20
 """
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+from timing import interleaved
 from torchvision.models import resnet18
 
 from helpers.cam import upsample
 from helpers.device import get_device, set_seed
 from helpers.gradcam import grad_cam
 from helpers.metrics import normalize_maps
-
-
-def timed(fn, device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def main():
@@ -103,23 +92,13 @@ def main():
             normalize_maps(upsample(grad_cam(model, images, top5[:, k], layer="layer4").maps, 224))
 
     runs.update({"floor": floor, "helpers, top-5 in one call": ours_top5, "helpers, top-5 as 5 calls": five_calls})
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, ResNet-18 layer4, "
+          f"batch {args.batch} x 224 x 224, {args.repeats} interleaved repeats")
     try:
-        for fn in runs.values():  # warm-up
-            fn()
-            fn()
-        times = {name: [] for name in runs}
-        for _ in range(args.repeats):
-            for name, fn in runs.items():
-                times[name].append(timed(fn, device))
+        medians = interleaved(runs, args.repeats, device)
     finally:
         for close in closers:
             close()
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, ResNet-18 layer4, "
-          f"batch {args.batch} x 224 x 224, {args.repeats} interleaved repeats")
-    for name, values in times.items():
-        print(f"{name:28s} median {1e3 * medians[name]:9.1f} ms  (min {1e3 * min(values):.1f}, "
-              f"max {1e3 * max(values):.1f})")
     for peer_name, goal in (("pytorch-grad-cam", 2.5), ("torchcam", 1.3)):
         if peer_name in medians:
             print(f"{peer_name + ' / helpers:':28s}{medians[peer_name] / medians['helpers']:.2f}x  (goal >= {goal})")

@@ -176,6 +176,20 @@ def connected_components(kept):
                       torch.from_numpy(sizes).to(kept.device))
 
 
+def largest_components(parts, count):
+    """For each of ``count`` images, the row of :class:`Components` ``parts`` with the most pixels (ties: the first).
+
+    Returns (count,) long indices into ``parts``, -1 for an image without any component.
+    """
+    rows = torch.arange(len(parts.sizes), device=parts.sizes.device)
+    biggest = torch.zeros(count, dtype=parts.sizes.dtype, device=rows.device).scatter_reduce(
+        0, parts.image, parts.sizes, "amax")
+    is_biggest = parts.sizes == biggest[parts.image]
+    first = torch.full((count,), len(rows), device=rows.device).scatter_reduce(
+        0, parts.image[is_biggest], rows[is_biggest], "amin")
+    return torch.where(first < len(rows), first, -1)
+
+
 def threshold_heatmaps(maps, tau):
     """Pixels where each map is at least ``tau`` times its maximum; nothing where the maximum is not positive."""
     if not isinstance(maps, torch.Tensor) or maps.dim() < 2 or not maps.is_floating_point():
@@ -211,11 +225,8 @@ def box_from_heatmap(maps, tau=0.2):
     *lead, h, w = kept.shape
     parts = connected_components(kept.reshape(-1, h, w))
     count = kept.numel() // (h * w)
-    # the largest component of each image: sort by image, then by size (descending), and take the first of each image
-    order = torch.argsort(parts.image * (h * w + 1) - parts.sizes, stable=True)
-    first = torch.ones_like(order, dtype=torch.bool)
-    first[1:] = parts.image[order[1:]] != parts.image[order[:-1]]
-    chosen = order[first]
+    chosen = largest_components(parts, count)
+    found = chosen >= 0
     boxes = torch.zeros(count, 4, device=maps.device)
-    boxes[parts.image[chosen]] = parts.boxes[chosen]
+    boxes[found] = parts.boxes[chosen[found]]
     return boxes.view(*lead, 4)

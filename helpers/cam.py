@@ -69,8 +69,24 @@ def gap_and_linear(model):
     return pool, linear
 
 
-def _check_classes(classes, batch, count, device):
-    """Class indices as a (B, K) long tensor on ``device``; ``None`` means every class."""
+def check_images(model, images):
+    """Raise unless ``images`` is a float (B, C, H, W) tensor and ``model`` is in eval mode."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError(f"images must be a (B, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+    if not images.is_floating_point():
+        raise TypeError(f"images must be a floating-point tensor, got {images.dtype}")
+    if model.training:
+        raise ValueError("the model is in train mode (dropout and batch norm would change the maps at every call): "
+                         "call model.eval()")
+
+
+def check_classes(classes, batch, count, device):
+    """Class indices as a (B, K) long tensor on ``device``; ``None`` means every class.
+
+    Raises:
+        TypeError: the indices are not integers.
+        ValueError: the shape is not (B,) or (B, K), or an index is outside [0, count).
+    """
     if classes is None:
         return torch.arange(count, device=device).expand(batch, count)
     classes = torch.as_tensor(classes, device=device)
@@ -80,7 +96,7 @@ def _check_classes(classes, batch, count, device):
         classes = classes.unsqueeze(1)
     if classes.dim() != 2 or classes.shape[0] != batch:
         raise ValueError(f"classes must have shape (B,) or (B, K) with B = {batch}, got {tuple(classes.shape)}")
-    if classes.numel() and (classes.min() < 0 or classes.max() >= count):
+    if bool(((classes < 0) | (classes >= count)).any()):  # one read-back, also for classes on a GPU
         raise ValueError(f"class indices must be in [0, {count - 1}], got values in "
                          f"[{int(classes.min())}, {int(classes.max())}]")
     return classes.long()
@@ -107,14 +123,9 @@ def cam(model, images, classes=None, check=True):
             images or classes have the wrong shape or range.
         TypeError: images or classes have the wrong dtype.
     """
-    if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        raise ValueError(f"images must be a (B, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
-    if not images.is_floating_point():
-        raise TypeError(f"images must be a floating-point tensor, got {images.dtype}")
-    if model.training:
-        raise ValueError("the model is in train mode (batch norm and dropout would change the maps): call model.eval()")
+    check_images(model, images)
     pool, linear = gap_and_linear(model)
-    index = _check_classes(classes, images.shape[0], linear.out_features, images.device)
+    index = check_classes(classes, images.shape[0], linear.out_features, images.device)
     captured = []
     handle = pool.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0]))
     try:

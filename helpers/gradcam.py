@@ -26,6 +26,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .cam import check_classes, check_images
 from .models import find_last_conv
 
 
@@ -60,34 +61,6 @@ def resolve_layer(model, layer=None):
             raise ValueError(f"the given {type(layer).__name__} layer is not part of {type(model).__name__}")
         return layer
     raise TypeError(f"layer must be an nn.Module, a dotted name or None, got {type(layer).__name__}")
-
-
-def _check_inputs(model, images):
-    if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        raise ValueError(f"images must be a (B, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
-    if not images.is_floating_point():
-        raise TypeError(f"images must be a floating-point tensor (gradients need one), got {images.dtype}")
-    if model.training:
-        raise ValueError("the model is in train mode (dropout and batch norm would change the maps at every call): "
-                         "call model.eval()")
-
-
-def _target_classes(classes, logits):
-    """Class indices (B, K): ``None`` means the predicted class of each image."""
-    batch, count = logits.shape
-    if classes is None:
-        return logits.argmax(dim=1, keepdim=True)
-    classes = torch.as_tensor(classes, device=logits.device)
-    if classes.is_floating_point() or classes.is_complex() or classes.dtype == torch.bool:
-        raise TypeError(f"classes must hold integer class indices, got {classes.dtype}")
-    if classes.dim() == 1:
-        classes = classes.unsqueeze(1)
-    if classes.dim() != 2 or classes.shape[0] != batch:
-        raise ValueError(f"classes must have shape (B,) or (B, K) with B = {batch}, got {tuple(classes.shape)}")
-    if bool(((classes < 0) | (classes >= count)).any()):  # one read-back, also for classes on a GPU
-        raise ValueError(f"class indices must be in [0, {count - 1}], got values in "
-                         f"[{int(classes.min())}, {int(classes.max())}]")
-    return classes.long()
 
 
 def _forward_to(model, images, layer):
@@ -136,10 +109,13 @@ def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
             model or not producing feature maps, or a model in train mode.
         TypeError: non-float images or non-integer classes.
     """
-    _check_inputs(model, images)
+    check_images(model, images)
     target = resolve_layer(model, layer)
     activations, logits = _forward_to(model, images, target)
-    index = _target_classes(classes, logits.detach())
+    if classes is None:  # each image's predicted class
+        index = logits.detach().argmax(dim=1, keepdim=True)
+    else:
+        index = check_classes(classes, *logits.shape, logits.device)
     scores = logits.gather(1, index)  # (B, K): y^c of each requested class
     count = index.shape[1]
     if not scores.requires_grad:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-from .boxes import check_boxes, connected_components, iou, threshold_heatmaps
+from .boxes import check_boxes, connected_components, iou, largest_components, threshold_heatmaps
 
 
 def accuracy(predicted, labels):
@@ -110,16 +110,11 @@ def box_scores(maps, boxes, taus=TAUS, progress=True):
         # IoU of every component's box with every ground-truth box of its image; keep the best ground truth
         ious = torch.stack([iou(parts.boxes, truth[parts.image, g]) for g in range(truth.shape[1])]).amax(dim=0)
         best.append(torch.zeros(n, device=maps.device).scatter_reduce(0, parts.image, ious, "amax"))
-        # the largest component of each image (ties: the first), then its IoU
-        biggest = torch.zeros(n, dtype=parts.sizes.dtype, device=maps.device).scatter_reduce(
-            0, parts.image, parts.sizes, "amax")
-        is_biggest = parts.sizes == biggest[parts.image]
-        first = torch.full((n,), len(parts.sizes), device=maps.device).scatter_reduce(
-            0, parts.image[is_biggest], torch.nonzero(is_biggest).squeeze(1), "amin")
-        found = first < len(parts.sizes)
-        chosen = torch.zeros(n, device=maps.device)
-        chosen[found] = ious[first[found]]
-        largest.append(chosen)
+        chosen = largest_components(parts, n)  # CAM's protocol: the largest region's box
+        found = chosen >= 0
+        scored = torch.zeros(n, device=maps.device)
+        scored[found] = ious[chosen[found]]
+        largest.append(scored)
     return BoxScores(torch.tensor(taus, dtype=torch.float32), torch.stack(largest), torch.stack(best))
 
 
