@@ -199,7 +199,11 @@ def threshold_heatmaps(maps, tau):
         raise ValueError(f"tau must be in [0, 1], got {tau}")
     if not torch.isfinite(maps).all():
         raise ValueError("maps contain NaN or infinite values")
-    peak = maps.amax(dim=(-2, -1), keepdim=True)
+    return keep_above(maps, maps.amax(dim=(-2, -1), keepdim=True), tau)
+
+
+def keep_above(maps, peak, tau):
+    """``maps >= tau * peak`` where ``peak > 0``, without checks (for loops over many thresholds)."""
     return (maps >= tau * peak) & (peak > 0)
 
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-from .boxes import check_boxes, connected_components, iou, largest_components, threshold_heatmaps
+from .boxes import check_boxes, connected_components, iou, keep_above, largest_components
 
 
 def accuracy(predicted, labels):
@@ -102,11 +102,14 @@ def box_scores(maps, boxes, taus=TAUS, progress=True):
     """
     _check_maps(maps)
     truth = _as_box_sets(boxes, maps.shape[0]).to(maps.device)
+    if not all(0 <= tau <= 1 for tau in taus):
+        raise ValueError(f"every tau must be in [0, 1], got {taus}")
     normalized = normalize_maps(maps)
+    peak = normalized.amax(dim=(-2, -1), keepdim=True)  # 1, or 0 for a constant map (nothing kept)
     n = maps.shape[0]
     largest, best = [], []
     for tau in tqdm(taus, desc="thresholds", disable=not progress):
-        parts = connected_components(threshold_heatmaps(normalized, float(tau)))
+        parts = connected_components(keep_above(normalized, peak, float(tau)))
         # IoU of every component's box with every ground-truth box of its image; keep the best ground truth
         ious = torch.stack([iou(parts.boxes, truth[parts.image, g]) for g in range(truth.shape[1])]).amax(dim=0)
         best.append(torch.zeros(n, device=maps.device).scatter_reduce(0, parts.image, ious, "amax"))

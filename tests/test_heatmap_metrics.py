@@ -82,6 +82,8 @@ def test_v2_uses_every_component_and_every_ground_truth_box():
     assert scores.best.tolist() == [[1.0, 1.0]]  # the small blob matches the first ground-truth box
     with pytest.raises(ValueError, match="boxes must have shape"):
         box_scores(maps, boxes[:1], progress=False)
+    with pytest.raises(ValueError, match="every tau must be in"):
+        box_scores(maps, boxes, taus=(0.5, 1.2), progress=False)
 
 
 def test_pxap_perfect_random_and_inverted():
