@@ -12,6 +12,8 @@ import torch
 
 from .data import SHAPE_CLASSES, make_shapes
 from .boxes import box_from_heatmap, iou, threshold_heatmaps
+from .cam import upsample
+from .gradcam import grad_cam
 from .viz import (
     PREDICTION_COLOUR,
     draw_box,
@@ -137,29 +139,44 @@ def shift_browser(classifiers, sizes=(64, 96, 128), radius_max=0.22 * 64):
     return widgets.VBox([shift, widgets.HBox([size, index]), output])
 
 
+def draw_map_frame(image, heatmap, tau, title, true_box=None, grid=None, alpha=0.5, normalization=None):
+    """A heat-map and the box drawn from it, in two panels; returns ``(figure, IoU or None)``.
+
+    ``heatmap`` (H, W) is at the image's size; the box is the CAM paper's (pixels
+    >= ``tau`` x the map's maximum, largest connected region). Left: the map over
+    the image, the true box white (if given), the map's box magenta. Right: the map
+    on its own ``grid`` (h, w) if given (each cell a visible square), else the map
+    itself, with the kept region outlined in white.
+    """
+    box = box_from_heatmap(heatmap[None], tau)[0]
+    overlap = None if true_box is None else float(iou(box, true_box))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.6), layout="constrained")
+    draw_heatmap(left, image, heatmap, alpha=alpha, normalization=normalization)
+    if true_box is not None:
+        draw_box(left, true_box)
+    draw_box(left, box, PREDICTION_COLOUR)
+    left.set_title(title if overlap is None else f"{title}, IoU {overlap:.2f}")
+    height, width = heatmap.shape
+    shown = heatmap if grid is None else grid
+    right.imshow(shown.detach().cpu().numpy(), cmap="jet", extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+                 interpolation="bilinear" if grid is None else "nearest")
+    draw_mask_outline(right, threshold_heatmaps(heatmap, tau), colour="#ffffff")
+    cells = "" if grid is None else f"{grid.shape[0]} x {grid.shape[1]} "
+    right.set_title(f"{cells}map; white outline: >= {tau:.2f} x max" if heatmap.max() > 0
+                    else "the map is zero everywhere: no box")
+    right.set_axis_off()
+    return fig, overlap
+
+
 def draw_cam_frame(shapes, maps, predicted, index, target, tau, alpha=0.5):
     """Class activation map of image ``index`` for class ``target`` (-1: the predicted class), and its box.
 
-    ``maps`` (N, classes, H, W) are raw CAMs at the image size; the box follows the
-    CAM paper: pixels >= ``tau`` x the map's maximum, largest connected region.
-    Left: the map over the image, true box white, box from the map magenta.
-    Right: the map with the kept region outlined.
+    ``maps`` (N, classes, H, W) are raw CAMs at the image size, drawn by :func:`draw_map_frame`.
     """
     target = int(predicted[index]) if target < 0 else target
-    heatmap = maps[index, target]
-    box = box_from_heatmap(heatmap[None], tau)[0]
-    overlap = float(iou(box, shapes.boxes[index]))
     truth, guess = SHAPE_CLASSES[int(shapes.labels[index])], SHAPE_CLASSES[int(predicted[index])]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.6), layout="constrained")
-    draw_heatmap(left, shapes.images[index], heatmap, alpha=alpha)
-    draw_box(left, shapes.boxes[index])
-    draw_box(right, box, PREDICTION_COLOUR)
-    left.set_title(f"image {index}: {truth}, predicted {guess}\n"
-                   f"map of class {SHAPE_CLASSES[target]}, IoU {overlap:.2f}")
-    right.imshow(heatmap.cpu().numpy(), cmap="jet", interpolation="bilinear")
-    draw_mask_outline(right, threshold_heatmaps(heatmap, tau), colour="#ffffff")
-    right.set_title(f"raw map; white outline: >= {tau:.2f} x max")
-    right.set_axis_off()
+    title = f"image {index}: {truth}, predicted {guess}\nmap of class {SHAPE_CLASSES[target]}"
+    fig, _ = draw_map_frame(shapes.images[index], maps[index, target], tau, title, shapes.boxes[index], alpha=alpha)
     return fig
 
 
@@ -178,3 +195,57 @@ def cam_browser(shapes, maps, predicted):
 
     output = widgets.interactive_output(redraw, {"index": index, "target": target, "tau": tau, "alpha": alpha})
     return widgets.VBox([index, widgets.HBox([target, tau, alpha]), output])
+
+
+def _ordinal(n):
+    """1st, 2nd, 3rd, 4th, ... (up to 20th, enough for a menu of guesses)."""
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+def draw_gradcam_frame(model, images, index, layer, rank, tau, counterfactual=False, categories=SHAPE_CLASSES,
+                       true_boxes=None, normalization=None):
+    """Grad-CAM of image ``index`` for the model's ``rank``-th guess (0: its top class) at ``layer``, and its box.
+
+    The map is computed on the fly (one image, one forward and one backward pass
+    to the layer), upsampled to the image size and drawn by :func:`draw_map_frame`
+    next to its own grid.
+    """
+    image = images[index:index + 1]
+    with torch.no_grad():
+        probabilities = model(image).softmax(dim=1)[0]
+    target = probabilities.topk(rank + 1).indices[rank:].view(1, 1)
+    result = grad_cam(model, image, target, layer, counterfactual)
+    heatmap = upsample(result.maps, image.shape[-2:])[0, 0].cpu()
+    kind = "counterfactual Grad-CAM" if counterfactual else "Grad-CAM"
+    name = categories[int(target)]
+    title = (f"image {index}, {_ordinal(rank + 1)} guess: {name} ({float(probabilities[target]):.2f})\n"
+             f"{kind} at {layer}")
+    true_box = None if true_boxes is None else true_boxes[index]
+    fig, _ = draw_map_frame(images[index], heatmap, tau, title, true_box, result.maps[0, 0].cpu(),
+                            normalization=normalization)
+    return fig
+
+
+def gradcam_browser(model, images, layers, categories=SHAPE_CLASSES, true_boxes=None, normalization=None, ranks=5):
+    """Controls for the image, the layer (a slider, early to late), the class (the model's 1st to ``ranks``-th
+    guess), the threshold (default 0.15, Grad-CAM's) and the counterfactual map; redraws :func:`draw_gradcam_frame`.
+
+    ``layers`` are the dotted names of the layers offered, in the order of the network.
+    """
+    index = widgets.IntSlider(value=0, min=0, max=images.shape[0] - 1, description="image",
+                              layout=widgets.Layout(width="50%"))
+    layer = widgets.SelectionSlider(options=list(layers), value=list(layers)[-1], description="layer",
+                                    layout=widgets.Layout(width="50%"))
+    rank = widgets.Dropdown(options=[(f"{_ordinal(r + 1)} guess", r) for r in range(min(ranks, len(categories)))],
+                            value=0, description="class")
+    tau = widgets.FloatSlider(value=0.15, min=0.0, max=1.0, step=0.05, description="threshold")
+    counterfactual = widgets.Checkbox(value=False, description="counterfactual")
+
+    def redraw(index, layer, rank, tau, counterfactual):
+        draw_gradcam_frame(model, images, index, layer, rank, tau, counterfactual, categories, true_boxes,
+                           normalization)
+        plt.show()
+
+    output = widgets.interactive_output(redraw, {"index": index, "layer": layer, "rank": rank, "tau": tau,
+                                                 "counterfactual": counterfactual})
+    return widgets.VBox([widgets.HBox([index, layer]), widgets.HBox([rank, tau, counterfactual]), output])

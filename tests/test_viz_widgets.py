@@ -4,7 +4,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from helpers.data import Normalization, make_shapes
+from helpers.boxes import box_from_heatmap, iou
+from helpers.cam import upsample
+from helpers.checkpoints import load_shapes_gap, shapes_gap_test_set
+from helpers.data import SHAPE_CLASSES, Normalization, make_shapes
+from helpers.gradcam import grad_cam
 from helpers.device import set_seed
 from helpers.models import FlattenNet, GapNet
 from helpers.viz import (
@@ -22,10 +26,13 @@ from helpers.widgets import (
     cam_browser,
     draw_browser_frame,
     draw_cam_frame,
+    draw_gradcam_frame,
+    draw_map_frame,
     draw_prediction_frame,
     draw_shift_frame,
     prediction_browser,
     sample_browser,
+    gradcam_browser,
     shift_browser,
     shifted_shape,
 )
@@ -195,6 +202,40 @@ def test_cam_browser_controls():
     index, (target, tau, alpha) = box.children[0], box.children[1].children
     assert (index.max, target.value, tau.value, alpha.value) == (2, -1, 0.2, 0.5)
     assert [label for label, _ in target.options][:2] == ["predicted", "circle"]
+
+
+def test_gradcam_frame_draws_the_map_of_the_chosen_guess_layer_and_sign():
+    model, shapes = load_shapes_gap(), shapes_gap_test_set()
+    images, true_boxes = shapes.images[:4], shapes.boxes[:4]
+    probabilities = model(images[2:3]).softmax(dim=1)[0]
+    for rank, layer, counterfactual in ((0, "backbone", False), (1, "backbone.12", False), (0, "backbone", True)):
+        target = probabilities.argsort(descending=True)[rank].view(1, 1)
+        expected = upsample(grad_cam(model, images[2:3], target, layer, counterfactual).maps, 64)[0, 0]
+        overlap = float(iou(box_from_heatmap(expected[None], 0.3)[0], true_boxes[2]))
+        fig = draw_gradcam_frame(model, images, 2, layer, rank, 0.3, counterfactual, true_boxes=true_boxes)
+        title = fig.axes[0].get_title()
+        plt.close(fig)
+        assert SHAPE_CLASSES[int(target)] in title and f"at {layer}" in title and f"IoU {overlap:.2f}" in title
+        assert ("counterfactual" in title) == counterfactual
+    first, again, moved = (rendered(draw_gradcam_frame(model, images, i, "backbone", 0, 0.15)) for i in (0, 0, 1))
+    assert np.array_equal(first, again) and not np.array_equal(first, moved)
+
+
+def test_map_frame_of_a_zero_map_says_so():
+    shapes = make_shapes(1, seed=0)
+    fig, overlap = draw_map_frame(shapes.images[0], torch.zeros(64, 64), 0.15, "zero", shapes.boxes[0],
+                                  grid=torch.zeros(8, 8))
+    assert fig.axes[1].get_title() == "the map is zero everywhere: no box" and overlap == 0.0
+    assert fig.axes[0].get_title() == "zero, IoU 0.00"
+    plt.close(fig)
+
+
+def test_gradcam_browser_controls():
+    model, shapes = load_shapes_gap(), shapes_gap_test_set()
+    box = gradcam_browser(model, shapes.images[:3], ["backbone.5", "backbone.19"], true_boxes=shapes.boxes[:3])
+    (index, layer), (rank, tau, counterfactual) = (row.children for row in box.children[:2])
+    assert (index.max, layer.value, rank.value, tau.value, counterfactual.value) == (2, "backbone.19", 0, 0.15, False)
+    assert [label for label, _ in rank.options] == ["1st guess", "2nd guess", "3rd guess", "4th guess", "5th guess"]
 
 
 def test_heatmap_figures_have_titles_and_panels():
