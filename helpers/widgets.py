@@ -9,6 +9,7 @@ import textwrap
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 
 from .data import SHAPE_CLASSES, make_shapes
 from .boxes import box_from_heatmap, iou, threshold_heatmaps
@@ -16,6 +17,7 @@ from .cam import upsample
 from .gradcam import grad_cam
 from .viz import (
     PREDICTION_COLOUR,
+    as_jpeg,
     draw_box,
     draw_heatmap,
     draw_mask_outline,
@@ -242,9 +244,8 @@ def gradcam_browser(model, images, layers, categories=SHAPE_CLASSES, true_boxes=
     counterfactual = widgets.Checkbox(value=False, description="counterfactual")
 
     def redraw(index, layer, rank, tau, counterfactual):
-        draw_gradcam_frame(model, images, index, layer, rank, tau, counterfactual, categories, true_boxes,
-                           normalization)
-        plt.show()
+        display(as_jpeg(draw_gradcam_frame(model, images, index, layer, rank, tau, counterfactual, categories,
+                                           true_boxes, normalization)))  # JPEG: photos as PNG make notebooks heavy
 
     output = widgets.interactive_output(redraw, {"index": index, "layer": layer, "rank": rank, "tau": tau,
                                                  "counterfactual": counterfactual})
