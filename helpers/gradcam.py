@@ -12,8 +12,9 @@ whose removal would raise the score. On a GAP + linear network, with A the poole
 features, ``alpha_k^c = w_k^c / Z`` and so ``L^c = ReLU(M_c) / Z`` exactly (the CAM
 of :mod:`helpers.cam`).
 
-How it runs: one forward pass, during which a forward hook replaces the layer's
-output by a detached copy that requires grad; the class scores are
+How it runs: one forward pass, without autograd up to the layer; there a forward
+hook replaces the layer's output by a detached copy that requires grad and turns
+autograd on for the rest of the network; the class scores are
 differentiated with ``torch.autograd.grad`` with respect to that copy only, so the
 backward pass stops at the layer and never reaches the parameters (their
 ``.grad`` stay untouched). Several classes per image are differentiated in one
@@ -73,13 +74,14 @@ def _forward_to(model, images, layer):
                              f"{getattr(output, 'shape', type(output))}")
         leaf = output.detach().requires_grad_(True)
         captured.append(leaf)
+        torch.set_grad_enabled(True)  # record the graph from the layer on
         return leaf
 
     handle = layer.register_forward_hook(swap)
     try:
-        with torch.enable_grad():
+        with torch.no_grad():  # nothing before the layer is differentiated: record no graph there
             logits = model(images)
-    finally:
+    finally:  # leaving ``no_grad`` restores the caller's grad mode
         handle.remove()
     if not captured:
         raise ValueError("the target layer was not used in the forward pass")
@@ -116,12 +118,13 @@ def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
         index = logits.detach().argmax(dim=1, keepdim=True)
     else:
         index = check_classes(classes, *logits.shape, logits.device)
-    scores = logits.gather(1, index)  # (B, K): y^c of each requested class
+    with torch.enable_grad():  # also when the caller runs under ``torch.no_grad()``
+        scores = logits.gather(1, index)  # (B, K): y^c of each requested class
     count = index.shape[1]
     if not scores.requires_grad:
         raise ValueError("the logits do not depend on the target layer's output")
     if count == 1:
-        (grads,) = torch.autograd.grad(scores.sum(), activations)
+        (grads,) = torch.autograd.grad(scores, activations, grad_outputs=torch.ones_like(scores))
         grads = grads.unsqueeze(1)  # (B, 1, channels, h, w)
     else:  # one batched backward pass: the k-th pass differentiates the k-th score of every image
         selector = torch.eye(count, device=scores.device, dtype=scores.dtype).unsqueeze(1).expand(count, *scores.shape)

@@ -129,6 +129,18 @@ def test_no_hook_survives_an_exception_inside_the_model(gap_net):
     assert hooks_of(gap_net) == 0
 
 
+def test_the_callers_grad_mode_is_kept(gap_net):
+    images = torch.rand(2, 3, 32, 32)
+    expected = grad_cam(gap_net, images, layer="backbone.12").maps
+    for mode in (False, True):
+        with torch.set_grad_enabled(mode):
+            assert torch.equal(grad_cam(gap_net, images, layer="backbone.12").maps, expected)
+            assert torch.is_grad_enabled() == mode
+            with pytest.raises(ValueError):
+                grad_cam(gap_net, images, layer="classifier")  # raised inside the hook, after it turned grad on
+            assert torch.is_grad_enabled() == mode
+
+
 def test_a_thousand_calls_leave_no_hooks_and_no_growing_memory(gap_net):
     images = torch.rand(2, 3, 16, 16)
 
