@@ -5,7 +5,7 @@ One module per idea: ``device`` (where tensors live, seeding), ``data``
 box losses), ``models`` (the lesson CNNs, the ImageNet model,
 ``find_last_conv``), ``train`` (the training loop and the classifier recipe), ``checkpoints`` (trained
 lesson models shipped under ``data/``), ``cam`` (class activation maps), ``gradcam``
-(Grad-CAM), ``metrics`` (scores and localization measures),
+(Grad-CAM), ``augmented`` (Augmented Grad-CAM), ``metrics`` (scores and localization measures),
 ``viz`` (figures) and ``widgets`` (sliders).
 """
 

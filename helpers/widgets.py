@@ -11,9 +11,10 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from .data import SHAPE_CLASSES, make_shapes
+from .augmented import Augmentations, super_resolve
 from .boxes import box_from_heatmap, iou, threshold_heatmaps
 from .cam import upsample
+from .data import SHAPE_CLASSES, make_shapes
 from .gradcam import grad_cam
 from .viz import (
     PREDICTION_COLOUR,
@@ -250,3 +251,39 @@ def gradcam_browser(model, images, layers, categories=SHAPE_CLASSES, true_boxes=
     output = widgets.interactive_output(redraw, {"index": index, "layer": layer, "rank": rank, "tau": tau,
                                                  "counterfactual": counterfactual})
     return widgets.VBox([widgets.HBox([index, layer]), widgets.HBox([rank, tau, counterfactual]), output])
+
+
+def draw_augmented_frame(image, views, augmentations, count, lam, iterations, tau=0.15, true_box=None,
+                         normalization=None, resolution=None):
+    """Augmented Grad-CAM from the first ``count`` views (B = 1: views (1, L, h, w)) with weight ``lam``.
+
+    The map is solved on the fly (:func:`helpers.augmented.super_resolve`, at most
+    ``iterations`` L-BFGS iterations) and drawn by :func:`draw_map_frame` next to its grid.
+    """
+    first = Augmentations(*(field[:count] for field in augmentations))
+    heatmap, solution, history = super_resolve(views[:, :count], first, image.shape[-1], lam=lam,
+                                               resolution=resolution, iterations=iterations, progress=False)
+    title = f"Augmented Grad-CAM: L = {count}, lambda = {lam:.3g}, {len(history)} evaluations"
+    fig, _ = draw_map_frame(image, heatmap[0].cpu(), tau, title, true_box, solution[0].cpu(),
+                            normalization=normalization)
+    return fig
+
+
+def augmented_browser(image, views, augmentations, true_box=None, normalization=None, resolution=None):
+    """Sliders for the number of views L, the TV weight lambda, the solver's iterations and the threshold.
+
+    ``views`` (1, L, h, w) are computed once (the slow part); each redraw only solves.
+    """
+    most = views.shape[1]
+    count = widgets.IntSlider(value=most, min=1, max=most, description="views L", layout=widgets.Layout(width="50%"))
+    lam = widgets.FloatLogSlider(value=0.002 * most, base=10, min=-4, max=1, step=0.25, description="lambda")
+    iterations = widgets.IntSlider(value=100, min=1, max=200, description="iterations",
+                                   layout=widgets.Layout(width="50%"))
+    tau = widgets.FloatSlider(value=0.15, min=0.0, max=1.0, step=0.05, description="threshold")
+
+    def redraw(count, lam, iterations, tau):
+        display(as_jpeg(draw_augmented_frame(image, views, augmentations, count, lam, iterations, tau, true_box,
+                                             normalization, resolution)))
+
+    output = widgets.interactive_output(redraw, {"count": count, "lam": lam, "iterations": iterations, "tau": tau})
+    return widgets.VBox([widgets.HBox([count, lam]), widgets.HBox([iterations, tau]), output])

@@ -18,7 +18,6 @@ from helpers.gradcam import grad_cam
 from helpers.metrics import normalize_maps
 
 
-
 @pytest.fixture(scope="module")
 def resnet():
     set_seed(0)

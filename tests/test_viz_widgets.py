@@ -4,12 +4,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from helpers.augmented import forward_operator, sample_augmentations, super_resolve
 from helpers.boxes import box_from_heatmap, iou
 from helpers.cam import upsample
 from helpers.checkpoints import load_shapes_gap, shapes_gap_test_set
 from helpers.data import SHAPE_CLASSES, Normalization, make_shapes
-from helpers.gradcam import grad_cam
 from helpers.device import set_seed
+from helpers.gradcam import grad_cam
 from helpers.models import FlattenNet, GapNet
 from helpers.viz import (
     as_jpeg,
@@ -23,16 +24,18 @@ from helpers.viz import (
     to_image,
 )
 from helpers.widgets import (
+    augmented_browser,
     cam_browser,
+    draw_augmented_frame,
     draw_browser_frame,
     draw_cam_frame,
     draw_gradcam_frame,
     draw_map_frame,
     draw_prediction_frame,
     draw_shift_frame,
+    gradcam_browser,
     prediction_browser,
     sample_browser,
-    gradcam_browser,
     shift_browser,
     shifted_shape,
 )
@@ -236,6 +239,34 @@ def test_gradcam_browser_controls():
     (index, layer), (rank, tau, counterfactual) = (row.children for row in box.children[:2])
     assert (index.max, layer.value, rank.value, tau.value, counterfactual.value) == (2, "backbone.19", 0, 0.15, False)
     assert [label for label, _ in rank.options] == ["1st guess", "2nd guess", "3rd guess", "4th guess", "5th guess"]
+
+
+def _augmented_inputs():
+    shapes = make_shapes(1, seed=0)
+    warps = sample_augmentations(6, seed=0)
+    views = forward_operator(shapes.masks.float(), warps, (16, 16))  # the views of a perfect map
+    return shapes, warps, views
+
+
+def test_augmented_frame_solves_with_the_first_views_and_the_chosen_weight():
+    shapes, warps, views = _augmented_inputs()
+    fig = draw_augmented_frame(shapes.images[0], views, warps, 3, 0.01, 50, 0.5, shapes.boxes[0])
+    title = fig.axes[0].get_title()
+    plt.close(fig)
+    first = type(warps)(*(field[:3] for field in warps))
+    expected, _, _ = super_resolve(views[:, :3], first, 64, lam=0.01, iterations=50, progress=False)
+    overlap = float(iou(box_from_heatmap(expected, 0.5)[0], shapes.boxes[0]))
+    assert "L = 3, lambda = 0.01" in title and f"IoU {overlap:.2f}" in title and overlap > 0.7
+    first, again, more = (rendered(draw_augmented_frame(shapes.images[0], views, warps, n, 0.01, 20)) for n in (2, 2, 6))
+    assert np.array_equal(first, again) and not np.array_equal(first, more)
+
+
+def test_augmented_browser_controls():
+    shapes, warps, views = _augmented_inputs()
+    box = augmented_browser(shapes.images[0], views, warps, shapes.boxes[0])
+    (count, lam), (iterations, tau) = (row.children for row in box.children[:2])
+    assert (count.max, count.value, iterations.value, tau.value) == (6, 6, 100, 0.15)
+    assert abs(lam.value - 0.012) < 1e-9
 
 
 def test_heatmap_figures_have_titles_and_panels():
