@@ -153,6 +153,25 @@ def test_augmented_grad_cam_is_seeded_and_its_views_are_normalised(gap_net):
     assert torch.equal(first.classes, gap_net(images).argmax(dim=1))
 
 
+def test_the_operator_predicts_the_views_of_a_real_network(gap_net):
+    # The images are warped for the network and h is warped by the operator with the same
+    # matrices: a network's view of a warped copy must match D(A_l h) for h = the unwarped map
+    # upsampled, and must not match the mirrored warps (a sign or axis mistake between the two).
+    shapes = shapes_gap_test_set()
+    warps = A.sample_augmentations(16, seed=0)
+    views = A.grad_cam_views(gap_net, shapes.images[:10], shapes.labels[:10], warps, layer="backbone")
+    up = F.interpolate(views[:, :1], size=(64, 64), mode="bilinear", align_corners=False)[:, 0]
+    mirrored = A.Augmentations(-warps.angles, warps.scales, -warps.shifts)
+
+    def correlation(a, b):
+        a, b = (x - x.mean(dim=(-2, -1), keepdim=True) for x in (a, b))
+        return ((a * b).sum(dim=(-2, -1)) / (a.norm(dim=(-2, -1)) * b.norm(dim=(-2, -1)) + 1e-9)).mean().item()
+
+    right = correlation(views[:, 1:], A.forward_operator(up, warps, (16, 16))[:, 1:])
+    wrong = correlation(views[:, 1:], A.forward_operator(up, mirrored, (16, 16))[:, 1:])
+    assert right > 0.9 and wrong < right - 0.3, (right, wrong)  # measured 0.95 and 0.30 on 50 images
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"views": 0}, "count must be an int >= 1"),
     ({"rotation": (5, -5)}, "rotation range"),
