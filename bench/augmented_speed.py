@@ -57,17 +57,15 @@ def main():
 
     result = augmented.augmented_grad_cam(model, image, target, views=args.views, layer="layer4", progress=False)
     side = result.solution.shape[-1]
-    factor = 224 / side
-    lam, mu = 0.002 * args.views * factor, 0.0001 * args.views * factor ** 2
+    lam, mu = augmented.grid_weights(args.views, 224, side)
     final = augmented.objective(result.solution, result.views, warps, lam, mu).item()
     _, long_run = augmented.solve(result.views, warps, side, lam, mu, 5000, solver="adam", lr=1e-2)
     _, authors = augmented.solve(result.views, warps, side, lam, mu, 200, solver="adam", lr=1e-3)
-    _, authors_224 = augmented.solve(result.views, warps, 224, 0.002 * args.views, 0.0001 * args.views, 200,
-                                     solver="adam", lr=1e-3)
+    full_lam, full_mu = augmented.grid_weights(args.views, 224, 224)
+    _, authors_224 = augmented.solve(result.views, warps, 224, full_lam, full_mu, 200, solver="adam", lr=1e-3)
     best = min(long_run)
     print(f"objective on the {side} x {side} grid: L-BFGS {final:.4f} ({len(result.objective)} evaluations), "
           f"5,000 Adam steps {best:.4f}: gap {final / best - 1:+.2%}  (goal within 1 %)")
-    full_lam, full_mu = 0.002 * args.views, 0.0001 * args.views
     at_224, history_224 = augmented.solve(result.views, warps, 224, full_lam, full_mu, 300)
     upsampled = augmented.objective(result.map, result.views, warps, full_lam, full_mu).item()
     pair = torch.stack([result.map.flatten(), at_224.flatten()])

@@ -14,11 +14,11 @@ the anisotropic total variation. Copies shifted by a fraction of a grid cell see
 the map through differently placed cells: together they carry finer detail than
 any one of them.
 
-Choices made here (each measured in 05_augmented_gradcam and bench/README.md):
+Choices made here (measured in bench/README.md):
 
 - ``D`` is antialiased bilinear reduction (an average over each cell's footprint),
   not the point sampling of an un-antialiased resize.
-- The map is solved on a grid ``resolution`` pixels wide (default: 4 times the
+- The map is solved on a grid ``resolution`` pixels wide (default: 8 times the
   layer's grid, at most the image) and upsampled bilinearly to the image. Finer
   detail than that is not in the data: L copies of a 14 x 14 map hold ``196 L``
   numbers. The weights are rescaled so that the problem is the image-size one
@@ -29,7 +29,7 @@ Choices made here (each measured in 05_augmented_gradcam and bench/README.md):
   The authors' Adam (lr 1e-3, 200 steps from zeros) moves a pixel by at most about
   0.2, short of maps that reach 1; it is available as ``solver="adam"``.
 
-Explained in 05_augmented_gradcam.
+Lesson 05 (05_augmented_gradcam, not written yet) will explain it.
 """
 
 import math
@@ -39,12 +39,15 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .cam import check_images
 from .gradcam import grad_cam
 
 #: The authors' defaults: rotations within +-0.5 rad, translations within +-30 px of 224.
 ROTATION = (-math.degrees(0.5), math.degrees(0.5))
 TRANSLATION = (-30 / 224, 30 / 224)
 SMOOTHING = 1e-3
+#: The authors' weights of TV and of the squared norm, per view, for the image-size problem.
+LAMBDA_PER_VIEW, MU_PER_VIEW = 0.002, 0.0001
 
 
 class Augmentations(NamedTuple):
@@ -114,6 +117,18 @@ def _matrices(augmentations, inverse=False):
     return torch.cat([back, -(back @ shift[..., None])], dim=-1)
 
 
+def _grid(augmentations, side, inverse=False, device=None, dtype=torch.float32):
+    """(L, S, S, 2) sampling grid of the L warps (or of their inverses) for S x S maps."""
+    theta = _matrices(augmentations, inverse).to(device=device, dtype=dtype)
+    return F.affine_grid(theta, [len(theta), 1, side, side], align_corners=False)
+
+
+def _sample(flat, grid):
+    """Maps (N L, C, S, S), the l-th of every L warped by the l-th of ``grid``; zeros outside."""
+    grid = grid.repeat(flat.shape[0] // grid.shape[0], 1, 1, 1)
+    return F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def warp(x, augmentations, inverse=False):
     """Warp l applied to the l-th map of ``x`` (..., L, C, S, S), for every l; same shape back.
 
@@ -123,10 +138,8 @@ def warp(x, augmentations, inverse=False):
     count = len(augmentations.angles)
     if x.dim() < 4 or x.shape[-1] != x.shape[-2] or x.shape[-4] != count:
         raise ValueError(f"warp needs square maps (..., L={count}, C, S, S), got {tuple(x.shape)}")
-    flat = x.reshape(-1, *x.shape[-3:])
-    theta = _matrices(augmentations, inverse).to(x).repeat(flat.shape[0] // count, 1, 1)
-    grid = F.affine_grid(theta, list(flat.shape), align_corners=False)
-    return F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False).view(x.shape)
+    grid = _grid(augmentations, x.shape[-1], inverse, x.device, x.dtype)
+    return _sample(x.reshape(-1, *x.shape[-3:]), grid).view(x.shape)
 
 
 def _reduction_matrix(side, size, device=None, dtype=torch.float32):
@@ -144,14 +157,12 @@ def reduce(maps, size):
 def operator(augmentations, resolution, size, device=None, dtype=torch.float32):
     """The function h (B, r, r) -> ``D(A_l h)`` (B, L, h, w), with the warps' sampling grid and D built once."""
     count = len(augmentations.angles)
-    theta = _matrices(augmentations).to(device=device, dtype=dtype)
-    grid = F.affine_grid(theta, [count, 1, resolution, resolution], align_corners=False)
+    grid = _grid(augmentations, resolution, device=device, dtype=dtype)
     rows, cols = (_reduction_matrix(resolution, n, device, dtype) for n in size)
 
     def apply(h):
-        copies = F.grid_sample(h.repeat_interleave(count, dim=0)[:, None], grid.repeat(h.shape[0], 1, 1, 1),
-                               mode="bilinear", padding_mode="zeros", align_corners=False)
-        return (rows @ copies.view(h.shape[0], count, resolution, resolution) @ cols.T)
+        copies = _sample(h.repeat_interleave(count, dim=0)[:, None], grid)
+        return rows @ copies.view(h.shape[0], count, resolution, resolution) @ cols.T
 
     return apply
 
@@ -174,10 +185,10 @@ def _fit(h, views, apply, mu):
     return ((apply(h) - views) ** 2).sum() + mu * (h ** 2).sum()
 
 
-def objective(h, views, augmentations, lam, mu, eps=0.0):
+def objective(h, views, augmentations, lam, mu):
     """``sum_l ||D(A_l h) - g_l||^2 + lam TV(h) + mu ||h||^2``, summed over the maps h (B, S, S), views (B, L, h, w)."""
     apply = operator(augmentations, h.shape[-1], views.shape[-2:], h.device, h.dtype)
-    return _fit(h, views, apply, mu) + lam * total_variation(h, eps)
+    return _fit(h, views, apply, mu) + lam * total_variation(h)
 
 
 def solve(views, augmentations, resolution, lam, mu, iterations=100, solver="lbfgs", lr=None, progress=True):
@@ -240,12 +251,14 @@ def grad_cam_views(model, images, classes, augmentations, layer=None):
     return maps.view(images.shape[0], count, *maps.shape[-2:])
 
 
-def _check_images(images):
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or not images.is_floating_point():
-        raise ValueError(f"images must be a float (B, C, S, S) tensor, got {getattr(images, 'dtype', type(images))} "
-                         f"{tuple(getattr(images, 'shape', ()))}")
-    if images.shape[-1] != images.shape[-2]:
-        raise ValueError(f"images must be square (the warps rotate them), got {images.shape[-2]} x {images.shape[-1]}")
+def grid_weights(count, side, resolution, lam=None, mu=None):
+    """The weights (lambda, mu) of the image-size problem (default: the authors', scaled by the L = ``count``
+    views) rescaled to a ``resolution`` grid for images ``side`` pixels wide: TV scales with the side, the
+    squared norm with the area."""
+    factor = side / resolution
+    lam = LAMBDA_PER_VIEW * count if lam is None else lam
+    mu = MU_PER_VIEW * count if mu is None else mu
+    return lam * factor, mu * factor ** 2
 
 
 def super_resolve(views, augmentations, side, lam=None, mu=None, resolution=None, iterations=100, solver="lbfgs",
@@ -254,7 +267,7 @@ def super_resolve(views, augmentations, side, lam=None, mu=None, resolution=None
 
     Solves :func:`objective` on a ``resolution`` grid (default: 8 times the views'
     grid, at most ``side``) with the weights of the image-size problem ``lam``, ``mu``
-    (default: the authors' 0.002 L and 0.0001 L) rescaled to that grid, then
+    (default: the authors' 0.002 L and 0.0001 L) rescaled to that grid (:func:`grid_weights`), then
     upsamples bilinearly. Returns ``(map, solution, history)``.
     """
     count, low = views.shape[1], max(views.shape[-2:])
@@ -262,11 +275,8 @@ def super_resolve(views, augmentations, side, lam=None, mu=None, resolution=None
     if isinstance(resolution, bool) or not isinstance(resolution, int) or not low <= resolution <= side:
         raise ValueError(f"resolution must be an int between the layer's grid ({low}) and the image side ({side}), "
                          f"got {resolution!r}")
-    factor = side / resolution
-    lam = 0.002 * count if lam is None else lam
-    mu = 0.0001 * count if mu is None else mu
-    solution, history = solve(views, augmentations, resolution, lam * factor, mu * factor ** 2, iterations, solver,
-                              progress=progress)
+    solution, history = solve(views, augmentations, resolution, *grid_weights(count, side, resolution, lam, mu),
+                              iterations, solver, progress=progress)
     full = F.interpolate(solution[:, None], size=(side, side), mode="bilinear", align_corners=False)[:, 0]
     return full, solution, history
 
@@ -286,7 +296,9 @@ def augmented_grad_cam(model, images, classes=None, *, views=32, rotation=ROTATI
     Returns:
         :class:`AugmentedGradCam` with ``map`` (B, S, S) and ``solution`` (B, r, r).
     """
-    _check_images(images)
+    check_images(model, images)
+    if images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"images must be square (the warps rotate them), got {images.shape[-2]} x {images.shape[-1]}")
     augmentations = sample_augmentations(views, rotation=rotation, translation=translation, scale=scale, seed=seed)
     if classes is None:
         with torch.no_grad():

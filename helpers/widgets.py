@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from .augmented import Augmentations, super_resolve
+from .augmented import LAMBDA_PER_VIEW, Augmentations, super_resolve
 from .boxes import box_from_heatmap, iou, threshold_heatmaps
 from .cam import upsample
 from .data import SHAPE_CLASSES, make_shapes
@@ -276,7 +276,7 @@ def augmented_browser(image, views, augmentations, true_box=None, normalization=
     """
     most = views.shape[1]
     count = widgets.IntSlider(value=most, min=1, max=most, description="views L", layout=widgets.Layout(width="50%"))
-    lam = widgets.FloatLogSlider(value=0.002 * most, base=10, min=-4, max=1, step=0.25, description="lambda")
+    lam = widgets.FloatLogSlider(value=LAMBDA_PER_VIEW * most, base=10, min=-4, max=1, step=0.25, description="lambda")
     iterations = widgets.IntSlider(value=100, min=1, max=200, description="iterations",
                                    layout=widgets.Layout(width="50%"))
     tau = widgets.FloatSlider(value=0.15, min=0.0, max=1.0, step=0.05, description="threshold")

@@ -189,7 +189,7 @@ def test_bad_arguments(gap_net, kwargs, match):
 def test_images_must_be_square_batches(gap_net):
     with pytest.raises(ValueError, match="must be square"):
         A.augmented_grad_cam(gap_net, torch.rand(1, 3, 64, 48), views=2, progress=False)
-    with pytest.raises(ValueError, match=r"\(B, C, S, S\)"):
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         A.augmented_grad_cam(gap_net, torch.rand(3, 64, 64), views=2, progress=False)
 
 
