@@ -173,6 +173,25 @@ def pointing_game(maps, boxes, tolerance=0.0):
     return (outside.norm(dim=-1) <= tolerance).any(dim=1).float().mean().item()
 
 
+def localization_row(maps, boxes, masks, tau=None, progress=True):
+    """One row of the lessons' localization tables, and the :class:`BoxScores` behind it.
+
+    The row: ``MaxBoxAcc`` and its ``best tau``, ``BoxAcc`` at a paper's fixed ``tau``
+    (if given; one of :data:`TAUS`), ``MaxBoxAccV2``, ``PxAP`` against ``masks`` and the
+    pointing game, all for maps (N, H, W) at the images' resolution.
+    """
+    if tau is not None and tau not in TAUS:
+        raise ValueError(f"tau must be one of the swept thresholds 0.00, 0.01, ..., 0.99, got {tau}")
+    scores = box_scores(maps, boxes, progress=progress)
+    accuracy = scores.box_accuracy()
+    row = {"MaxBoxAcc": accuracy.max().item(), "best tau": scores.taus[accuracy.argmax()].item()}
+    if tau is not None:
+        row[f"BoxAcc at tau {tau:g}"] = accuracy[TAUS.index(tau)].item()
+    row.update({"MaxBoxAccV2": scores.max_box_acc_v2(), "PxAP": pxap(maps, masks),
+                "pointing game": pointing_game(maps, boxes)})
+    return row, scores
+
+
 def centre_baseline(count, size, sigma=0.25):
     """A map that ignores the image: a Gaussian at the centre with std ``sigma * size``, (count, size, size).
 

@@ -272,8 +272,11 @@ def draw_augmented_frame(image, views, augmentations, count, lam, iterations, ta
 def augmented_browser(image, views, augmentations, true_box=None, normalization=None, resolution=None):
     """Sliders for the number of views L, the TV weight lambda, the solver's iterations and the threshold.
 
-    ``views`` (1, L, h, w) are computed once (the slow part); each redraw only solves.
+    ``image`` (C, S, S) and its ``views`` (1, L, h, w) are computed once (the slow part); each redraw only solves.
     """
+    if image.dim() != 3 or views.dim() != 4 or views.shape[0] != 1 or views.shape[1] != len(augmentations.angles):
+        raise ValueError(f"augmented_browser needs one image (C, S, S) and its views (1, L, h, w) for the "
+                         f"{len(augmentations.angles)} warps, got {tuple(image.shape)} and {tuple(views.shape)}")
     most = views.shape[1]
     count = widgets.IntSlider(value=most, min=1, max=most, description="views L", layout=widgets.Layout(width="50%"))
     lam = widgets.FloatLogSlider(value=LAMBDA_PER_VIEW * most, base=10, min=-4, max=1, step=0.25, description="lambda")

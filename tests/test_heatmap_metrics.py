@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers.boxes import box_from_heatmap, connected_components
-from helpers.metrics import box_scores, centre_baseline, normalize_maps, pointing_game, pxap
+from helpers.metrics import box_scores, centre_baseline, localization_row, normalize_maps, pointing_game, pxap
 
 
 def two_blobs():
@@ -104,6 +104,25 @@ def test_pxap_hand_computed():
     masks = torch.tensor([[[True, False], [True, False]]])
     # from the top: tau 1.0 keeps 1 pixel, P 1, R 0.5; down to 0.6: P 1/2, R 0.5; down to 0.3: P 2/3, R 1
     assert pxap(maps, masks) == pytest.approx(1.0 * 0.5 + 0.5 * 0.0 + (2 / 3) * 0.5)
+
+
+def test_localization_row_agrees_with_each_metric():
+    maps = torch.zeros(2, 10, 10)
+    maps[0, 2:6, 3:8] = 1.0  # exactly the box
+    maps[1, 2:6, 3:8] = torch.linspace(0.2, 1.0, 5)  # a ramp: taus above 0.4 cut the box's left side
+    boxes = torch.tensor([[3.0, 2.0, 8.0, 6.0]] * 2)
+    masks = torch.zeros(2, 10, 10, dtype=torch.bool)
+    masks[:, 2:6, 3:8] = True
+    row, scores = localization_row(maps, boxes, masks, tau=0.9, progress=False)
+    assert list(row) == ["MaxBoxAcc", "best tau", "BoxAcc at tau 0.9", "MaxBoxAccV2", "PxAP", "pointing game"]
+    assert row["MaxBoxAcc"] == 1.0 and row["best tau"] == pytest.approx(0.01)  # tau 0 keeps the whole image
+    assert row["BoxAcc at tau 0.9"] == 0.5  # on the ramp only the last column is kept: IoU 4 / 20
+    assert row["BoxAcc at tau 0.9"] == scores.box_accuracy()[90].item()
+    assert row["PxAP"] == pxap(maps, masks) == pytest.approx(1.0)
+    assert row["pointing game"] == pointing_game(maps, boxes) == 1.0
+    assert "BoxAcc at tau 0.9" not in localization_row(maps, boxes, masks, progress=False)[0]
+    with pytest.raises(ValueError, match="swept thresholds"):
+        localization_row(maps, boxes, masks, tau=0.155)
 
 
 def test_pointing_game():

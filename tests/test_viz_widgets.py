@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import torch
 
 from helpers.augmented import forward_operator, sample_augmentations, super_resolve
@@ -267,6 +268,10 @@ def test_augmented_browser_controls():
     (count, lam), (iterations, tau) = (row.children for row in box.children[:2])
     assert (count.max, count.value, iterations.value, tau.value) == (6, 6, 100, 0.15)
     assert abs(lam.value - 0.012) < 1e-9
+    with pytest.raises(ValueError, match="one image"):
+        augmented_browser(shapes.images, views, warps)  # a batch, not one image
+    with pytest.raises(ValueError, match="one image"):
+        augmented_browser(shapes.images[0], views[:, :4], warps)  # fewer views than warps
 
 
 def test_heatmap_figures_have_titles_and_panels():
