@@ -1,0 +1,162 @@
+"""RISE: Randomized Input Sampling for Explanation (Petsiuk, Das, Saenko, BMVC 2018).
+
+A black-box method: it only queries the model. Show it the image through N random
+masks M_i and weigh each mask by the score f of the class on the masked image; the
+saliency of pixel x is the expected score given that x was kept,
+
+    S(x) = E[f(I * M) | M(x) = 1]  ~  1 / (N p) * sum_i f(I * M_i) M_i(x),
+
+with p the probability that a mask keeps a cell (so E[M(x)] = p). f is the class's
+softmax probability in the paper.
+
+The masks, as the authors' code makes them: an s x s grid of cells, each kept (1) with
+probability p; upsampled bilinearly to (s + 1) x cell pixels, cell = ceil(H / s), with
+mirrored borders (scikit-image's ``resize(..., order=1, mode="reflect")``); then an
+H x W window cut at a random offset in [0, cell) along each axis, so that the cells'
+edges fall anywhere.
+
+Here the random grids and offsets of all N masks are drawn at once (N s^2 numbers),
+from ``seed`` on the model's device; the H x W masks are made, used and dropped in
+batches of ``batch_size``, so memory does not grow with N, and the map does not depend
+on the batch size.
+
+Lesson 06 (06_rise) explains it.
+"""
+
+import math
+from typing import NamedTuple
+
+import torch
+from tqdm.auto import tqdm
+
+from .cam import check_classes, check_images
+
+#: What ``f`` can be: the paper's softmax probability, the raw logit, or a sigmoid (multi-label models).
+SCORES = ("probability", "logit", "sigmoid")
+
+
+class Grids(NamedTuple):
+    """The random part of N RISE masks: which cells are kept, and where the window is cut."""
+
+    cells: torch.Tensor  #: (N, s, s) float, 1 for a kept cell
+    offsets: torch.Tensor  #: (N, 2) int, the window's (row, column) offset in [0, cell)
+    keep: float  #: p, the probability of keeping a cell
+
+
+class Rise(NamedTuple):
+    """RISE saliency maps and what they were made from."""
+
+    maps: torch.Tensor  #: (B, K, H, W) saliency of each image for each of its K classes
+    classes: torch.Tensor  #: (B, K) the explained classes
+    scores: torch.Tensor  #: (B, K) f of the unmasked image for those classes
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
+def sample_grids(count, cells=7, keep=0.5, seed=0, device=None):
+    """The random grids and window offsets of ``count`` masks (see the module's docstring).
+
+    Args:
+        count: N >= 1 masks.
+        cells: s >= 1, the grid is s x s.
+        keep: p in (0, 1], the probability of keeping a cell.
+        seed: the draws depend on it (and on the device's generator) only.
+        device: where to draw them.
+    """
+    _check_int("count", count, 1)
+    _check_int("cells", cells, 1)
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep must be in (0, 1], got {keep}")
+    generator = torch.Generator(device=device or "cpu").manual_seed(seed)
+    kept = (torch.rand(count, cells, cells, generator=generator, device=device) < keep).float()
+    # the offset is drawn in cells' fractions here and turned into pixels by masks_from (the cell depends on H, W)
+    offsets = torch.rand(count, 2, generator=generator, device=device)
+    return Grids(kept, offsets, float(keep))
+
+
+def _upsampling_matrix(side, size, device=None):
+    """(size, side) matrix of 1-D bilinear upsampling, pixel centres aligned, borders mirrored (``mode="reflect"``)."""
+    source = (torch.arange(size, device=device, dtype=torch.float64) + 0.5) * side / size - 0.5
+    low = source.floor()
+    period = max(2 * (side - 1), 1)  # mirror: -1 -> 1, side -> side - 2; a single cell mirrors to itself
+
+    def mirrored(index):
+        index = index.long().remainder(period)
+        return torch.where(index >= side, period - index, index)
+
+    matrix = torch.zeros(size, side, device=device, dtype=torch.float64)
+    rows = torch.arange(size, device=device)
+    matrix.index_put_((rows, mirrored(low)), 1 - (source - low), accumulate=True)
+    matrix.index_put_((rows, mirrored(low + 1)), source - low, accumulate=True)
+    return matrix.float()
+
+
+def masks_from(grids, size):
+    """The masks (N, H, W) of ``grids`` for images of ``size`` (H, W).
+
+    Each grid upsampled to ``(s + 1) cell`` pixels per axis and cut to H x W at its
+    offset, written as ``rows @ grid @ cols^T`` with the rows of the (separable)
+    upsampling matrices that the window keeps.
+    """
+    s = grids.cells.shape[-1]
+    picked = []
+    for axis, length in enumerate(size):
+        cell = math.ceil(length / s)
+        matrix = _upsampling_matrix(s, (s + 1) * cell, grids.cells.device)
+        start = (grids.offsets[:, axis] * cell).long()  # in [0, cell)
+        picked.append(matrix[start[:, None] + torch.arange(length, device=matrix.device)])  # (N, length, s)
+    rows, cols = picked
+    return rows @ grids.cells @ cols.transpose(1, 2)
+
+
+def make_masks(count, size, cells=7, keep=0.5, seed=0, device=None):
+    """``count`` RISE masks (N, H, W) for images of ``size`` (H, W), all at once (for small N and figures)."""
+    return masks_from(sample_grids(count, cells, keep, seed, device), size)
+
+
+def _score(logits, score):
+    if score == "probability":
+        return logits.softmax(dim=-1)
+    return logits.sigmoid() if score == "sigmoid" else logits
+
+
+def rise(model, images, classes=None, *, masks=4000, cells=7, keep=0.5, batch_size=100, score="probability",
+         seed=0, progress=True):
+    """RISE saliency maps of ``images`` (B, C, H, W) for their ``classes``, all from one set of N masks.
+
+    Args:
+        model: a classifier in eval mode, (B, C, H, W) -> (B, classes) logits.
+        classes: None (each image's predicted class), (B,) or (B, K) class indices.
+        masks: N, the number of masks.
+        cells, keep, seed: s, p and the seed of :func:`sample_grids`.
+        batch_size: masks per forward pass (each pass sees B x batch_size masked images).
+        score: f, one of :data:`SCORES`.
+        progress: show a progress bar over the batches.
+
+    Returns:
+        :class:`Rise`: ``maps`` (B, K, H, W) = ``1 / (N p) sum_i f_c(I * M_i) M_i``.
+    """
+    check_images(model, images)
+    _check_int("batch_size", batch_size, 1)
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+    grids = sample_grids(masks, cells, keep, seed, images.device)
+    count, size = images.shape[0], images.shape[-2:]
+    with torch.no_grad():
+        unmasked = _score(model(images), score)
+        if classes is None:
+            classes = unmasked.argmax(dim=1)
+        classes = check_classes(classes, count, unmasked.shape[1], images.device)
+        total = images.new_zeros(count, classes.shape[1], size[0] * size[1])
+        for start in tqdm(range(0, masks, batch_size), desc="RISE, batches of masks", disable=not progress):
+            chunk = masks_from(Grids(grids.cells[start:start + batch_size], grids.offsets[start:start + batch_size],
+                                     keep), size)  # (n, H, W)
+            masked = images[:, None] * chunk[None, :, None]  # (B, n, C, H, W)
+            scores = _score(model(masked.flatten(0, 1)), score).view(count, chunk.shape[0], -1)
+            weights = scores.gather(2, classes[:, None, :].expand(-1, chunk.shape[0], -1))  # (B, n, K)
+            total += weights.transpose(1, 2) @ chunk.flatten(1)  # (B, K, n) @ (n, H W)
+    maps = (total / (masks * keep)).view(count, classes.shape[1], *size)
+    return Rise(maps, classes, unmasked.gather(1, classes))
