@@ -1,12 +1,15 @@
 """Scores for predictions against ground truth.
 
 Explained in 01_localization_regression (accuracy, IoU, localization accuracy)
-and 03_cam (heat-maps against boxes and masks: MaxBoxAcc, MaxBoxAccV2, PxAP, pointing game).
+and 03_cam (heat-maps against boxes and masks: MaxBoxAcc, MaxBoxAccV2, PxAP, pointing game),
+06_rise (deletion and insertion: does the model's score follow the map's ranking of the pixels?).
 """
 
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
 from tqdm.auto import tqdm
 
 from .boxes import check_boxes, connected_components, iou, keep_above, largest_components
@@ -200,3 +203,74 @@ def centre_baseline(count, size, sigma=0.25):
     centres = torch.arange(size, dtype=torch.float32) + 0.5 - size / 2
     bump = torch.exp(-centres.pow(2) / (2 * (sigma * size) ** 2))
     return (bump.view(-1, 1) * bump.view(1, -1)).expand(count, size, size).clone()
+
+
+# ---------------------------------------------------------------- deletion and insertion
+# Petsiuk, Das, Saenko, "RISE: Randomized Input Sampling for Explanation of Black-box Models", BMVC 2018.
+
+#: The substrate of insertion: a Gaussian blur, kernel 11, sigma 5, zero padding (the authors' ``gkern(11, 5)``).
+BLUR_KERNEL, BLUR_SIGMA = 11, 5
+
+
+class CausalCurves(NamedTuple):
+    """Deletion or insertion curves of a batch of images."""
+
+    fractions: torch.Tensor  #: (T + 1,) share of the pixels changed at each point
+    scores: torch.Tensor  #: (B, T + 1) probability of the class the model predicts for the original image
+    auc: torch.Tensor  #: (B,) area under each curve, trapezoid rule, in [0, 1]
+    classes: torch.Tensor  #: (B,) the class followed
+
+
+def blur(images):
+    """The insertion substrate: each channel of ``images`` (B, C, H, W) blurred as the authors' code does.
+
+    The kernel is scipy's ``gaussian_filter`` (sigma 5) of an 11 x 11 image holding a single 1 at its
+    centre; it is applied with zero padding, in the model's (normalised) input space.
+    """
+    impulse = torch.zeros(BLUR_KERNEL, BLUR_KERNEL, dtype=torch.float64)
+    impulse[BLUR_KERNEL // 2, BLUR_KERNEL // 2] = 1
+    kernel = torch.from_numpy(gaussian_filter(impulse.numpy(), BLUR_SIGMA)).to(images)
+    channels = images.shape[1]
+    return F.conv2d(images, kernel.expand(channels, 1, -1, -1), padding=BLUR_KERNEL // 2, groups=channels)
+
+
+def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progress=True):
+    """Deletion or insertion curves (Petsiuk et al., 2018) of ``images`` (B, C, H, W) ranked by ``saliency`` (B, H, W).
+
+    Pixels are taken from the most salient down, ``step`` at a time (all channels).
+    ``"deletion"`` sets them to 0 (the mean colour of a normalised input): a good map
+    makes the probability fall fast (low AUC). ``"insertion"`` starts from
+    :func:`blur` of the image and puts the original pixels back: a good map makes it rise
+    fast (high AUC). The probability (softmax) is that of the class predicted for the
+    original image, at ``T + 1`` points, ``T = ceil(H W / step)``; AUC =
+    ``(sum - first / 2 - last / 2) / T``. Several points and images go through the model
+    together, at most ``batch_size`` inputs per forward pass.
+    """
+    if mode not in ("deletion", "insertion"):
+        raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise ValueError(f"step must be an int >= 1, got {step!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if images.dim() != 4 or saliency.shape != (images.shape[0], *images.shape[-2:]):
+        raise ValueError(f"saliency must be (B, H, W) = {(images.shape[0], *images.shape[-2:])} for images "
+                         f"{tuple(images.shape)}, got {tuple(saliency.shape)}")
+    count, pixels = images.shape[0], images.shape[-2] * images.shape[-1]
+    order = saliency.flatten(1).argsort(dim=1, descending=True, stable=True)
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(pixels, device=order.device).expand(count, -1))
+    rank = rank.view(count, 1, 1, *images.shape[-2:])
+    steps = -(-pixels // step)
+    changed = (torch.arange(steps + 1, device=images.device) * step).clamp(max=pixels)  # pixels changed per point
+    with torch.no_grad():
+        classes = model(images).argmax(dim=1)
+        start, finish = (images, torch.zeros_like(images)) if mode == "deletion" else (blur(images), images)
+        per_pass = max(1, batch_size // count)
+        scores = []
+        for first in tqdm(range(0, steps + 1, per_pass), desc=mode, disable=not progress):
+            counts = changed[first:first + per_pass].view(1, -1, 1, 1, 1)
+            inputs = torch.where(rank < counts, finish[:, None], start[:, None])  # (B, k, C, H, W)
+            probabilities = model(inputs.flatten(0, 1)).softmax(dim=1).view(count, counts.shape[1], -1)
+            scores.append(probabilities.gather(2, classes.view(-1, 1, 1).expand(-1, counts.shape[1], 1))[..., 0])
+    scores = torch.cat(scores, dim=1)
+    auc = (scores.sum(dim=1) - scores[:, 0] / 2 - scores[:, -1] / 2) / steps
+    return CausalCurves(changed.float() / pixels, scores, auc, classes)
