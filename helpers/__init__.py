@@ -6,7 +6,7 @@ box losses), ``models`` (the lesson CNNs, the ImageNet model,
 ``find_last_conv``), ``train`` (the training loop and the classifier recipe), ``checkpoints`` (trained
 lesson models shipped under ``data/``), ``cam`` (class activation maps), ``gradcam``
 (Grad-CAM), ``augmented`` (Augmented Grad-CAM), ``metrics`` (scores and localization measures),
-``viz`` (figures) and ``widgets`` (sliders).
+``viz`` (figures) and ``widgets`` (sliders); ``rise`` (RISE, black-box).
 """
 
 from .data import SHAPE_CLASSES, Normalization, Shapes, ShapesDataset, class_index, load_photos, make_shapes

@@ -134,5 +134,21 @@ def test_on_the_gpu_masks_and_maps_stay_there():
     masks = R.make_masks(64, (32, 32), seed=0, device="cuda")
     with torch.no_grad():
         scores = torch.stack([model(images * m).softmax(dim=1) for m in masks])  # (N, B, classes)
-    reference = (scores.gather(2, result.classes[None].expand(64, -1, -1))[..., None] * masks[:, None, None]).sum(0)
+    picked = scores.gather(2, result.classes[None].expand(64, -1, -1))  # (N, B, 1)
+    reference = (picked[..., None, None] * masks[:, None, None]).sum(0)  # (B, 1, H, W)
     assert torch.allclose(result.maps, reference / (64 * 0.5), atol=1e-5)
+
+
+def test_agrees_with_torchray_given_the_same_masks():
+    # TorchRay's RISE scores with a sigmoid and divides by N (not N p); its own masks differ from the
+    # paper's (cells of ceil(H / s) pixels, not (s + 1) ceil(H / s) / s), so it is given ours.
+    torchray_rise = pytest.importorskip("torchray.attribution.rise").rise
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 5)).eval()
+    images = torch.rand(2, 3, 28, 28)
+    masks = R.make_masks(60, (28, 28), cells=4, keep=0.3, seed=5)
+    theirs = torchray_rise(model, images, num_masks=60, num_cells=4, filter_masks=masks[:, None], batch_size=16)
+    ours = R.rise(model, images, torch.arange(5).expand(2, 5), masks=60, cells=4, keep=0.3, seed=5, score="sigmoid",
+                  batch_size=16, progress=False)
+    assert torch.allclose(ours.maps * 0.3, theirs, atol=1e-6)
