@@ -5,8 +5,8 @@ One module per idea: ``device`` (where tensors live, seeding), ``data``
 box losses), ``models`` (the lesson CNNs, the ImageNet model,
 ``find_last_conv``), ``train`` (the training loop and the classifier recipe), ``checkpoints`` (trained
 lesson models shipped under ``data/``), ``cam`` (class activation maps), ``gradcam``
-(Grad-CAM), ``augmented`` (Augmented Grad-CAM), ``metrics`` (scores and localization measures),
-``viz`` (figures) and ``widgets`` (sliders); ``rise`` (RISE, black-box).
+(Grad-CAM), ``augmented`` (Augmented Grad-CAM), ``rise`` (RISE, from random masks), ``metrics`` (scores,
+localization measures, deletion and insertion), ``viz`` (figures) and ``widgets`` (sliders).
 """
 
 from .data import SHAPE_CLASSES, Normalization, Shapes, ShapesDataset, class_index, load_photos, make_shapes

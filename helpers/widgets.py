@@ -16,6 +16,7 @@ from .boxes import box_from_heatmap, iou, threshold_heatmaps
 from .cam import upsample
 from .data import SHAPE_CLASSES, make_shapes
 from .gradcam import grad_cam
+from .rise import rise
 from .viz import (
     PREDICTION_COLOUR,
     as_jpeg,
@@ -290,3 +291,50 @@ def augmented_browser(image, views, augmentations, true_box=None, normalization=
 
     output = widgets.interactive_output(redraw, {"count": count, "lam": lam, "iterations": iterations, "tau": tau})
     return widgets.VBox([widgets.HBox([count, lam]), widgets.HBox([iterations, tau]), output])
+
+
+def draw_rise_frame(model, images, index, masks, cells, keep, tau=0.5, true_boxes=None, categories=SHAPE_CLASSES,
+                    seed=0):
+    """RISE map of image ``index`` for its predicted class, from ``masks`` masks of ``cells`` x ``cells`` grids
+    kept with probability ``keep``, computed on the fly, with its box at ``tau``; drawn by :func:`draw_map_frame`."""
+    result = rise(model, images[index:index + 1], masks=masks, cells=cells, keep=keep, seed=seed, progress=False)
+    name = categories[int(result.classes[0, 0])]
+    title = f"image {index}, predicted {name}: RISE, N = {masks}, s = {cells}, p = {keep:.2f}"
+    true_box = None if true_boxes is None else true_boxes[index]
+    fig, _ = draw_map_frame(images[index], result.maps[0, 0].cpu(), tau, title, true_box)
+    return fig
+
+
+def rise_browser(model, images, true_boxes=None, categories=SHAPE_CLASSES):
+    """Sliders for the image, the number of masks N, the grid s, the keep probability p and the threshold;
+    each change recomputes the map (:func:`draw_rise_frame`): meant for small, fast models."""
+    index = widgets.IntSlider(value=0, min=0, max=images.shape[0] - 1, description="image",
+                              layout=widgets.Layout(width="50%"))
+    masks = widgets.IntSlider(value=500, min=50, max=2000, step=50, description="masks N",
+                              layout=widgets.Layout(width="50%"))
+    cells = widgets.IntSlider(value=7, min=2, max=16, description="grid s")
+    keep = widgets.FloatSlider(value=0.5, min=0.1, max=0.9, step=0.1, description="keep p")
+    tau = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="threshold")
+
+    def redraw(index, masks, cells, keep, tau):
+        display(as_jpeg(draw_rise_frame(model, images, index, masks, cells, keep, tau, true_boxes, categories)))
+
+    output = widgets.interactive_output(redraw, {"index": index, "masks": masks, "cells": cells, "keep": keep,
+                                                 "tau": tau})
+    return widgets.VBox([widgets.HBox([index, masks]), widgets.HBox([cells, keep, tau]), output])
+
+
+def convergence_browser(image, maps, true_box=None, normalization=None, name="RISE"):
+    """A slider over precomputed maps of one image, ``maps`` {N: (H, W) map}, and the threshold."""
+    counts = sorted(maps)
+    count = widgets.SelectionSlider(options=counts, value=counts[-1], description="masks N",
+                                    layout=widgets.Layout(width="50%"))
+    tau = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="threshold")
+
+    def redraw(count, tau):
+        fig, _ = draw_map_frame(image, maps[count], tau, f"{name}, N = {count}", true_box,
+                                normalization=normalization)
+        display(as_jpeg(fig))
+
+    output = widgets.interactive_output(redraw, {"count": count, "tau": tau})
+    return widgets.VBox([widgets.HBox([count, tau]), output])

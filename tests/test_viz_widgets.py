@@ -13,6 +13,7 @@ from helpers.data import SHAPE_CLASSES, Normalization, make_shapes
 from helpers.device import set_seed
 from helpers.gradcam import grad_cam
 from helpers.models import FlattenNet, GapNet
+from helpers.rise import rise
 from helpers.viz import (
     as_jpeg,
     draw_box,
@@ -27,15 +28,18 @@ from helpers.viz import (
 from helpers.widgets import (
     augmented_browser,
     cam_browser,
+    convergence_browser,
     draw_augmented_frame,
     draw_browser_frame,
     draw_cam_frame,
     draw_gradcam_frame,
     draw_map_frame,
     draw_prediction_frame,
+    draw_rise_frame,
     draw_shift_frame,
     gradcam_browser,
     prediction_browser,
+    rise_browser,
     sample_browser,
     shift_browser,
     shifted_shape,
@@ -282,3 +286,30 @@ def test_heatmap_figures_have_titles_and_panels():
     fig = show_heatmaps(shapes.images, maps[:, 0], ["a", "b", "c"], shapes.boxes, shapes.boxes, cols=3)
     assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"] and len(fig.axes[0].patches) == 2
     plt.close(fig)
+
+
+def test_rise_frame_is_the_map_of_the_predicted_class_with_its_box():
+    model = load_shapes_gap()
+    shapes = shapes_gap_test_set()
+    images = shapes.images[:3]
+    fig = draw_rise_frame(model, images, 1, 200, 5, 0.5, 0.5, shapes.boxes[:3])
+    title = fig.axes[0].get_title()
+    plt.close(fig)
+    expected = rise(model, images[1:2], masks=200, cells=5, keep=0.5, progress=False)
+    name = SHAPE_CLASSES[int(expected.classes[0, 0])]
+    overlap = float(iou(box_from_heatmap(expected.maps[0], 0.5)[0], shapes.boxes[1]))
+    assert f"predicted {name}: RISE, N = 200, s = 5, p = 0.50" in title and f"IoU {overlap:.2f}" in title
+    few, again, other = (rendered(draw_rise_frame(model, images, 1, 100, s, 0.5)) for s in (5, 5, 9))
+    assert np.array_equal(few, again) and not np.array_equal(few, other)
+
+
+def test_rise_and_convergence_browser_controls():
+    model = load_shapes_gap()
+    shapes = shapes_gap_test_set()
+    box = rise_browser(model, shapes.images[:4], shapes.boxes[:4])
+    (index, masks), (cells, keep, tau) = (row.children for row in box.children[:2])
+    assert (index.max, masks.value, cells.value, keep.value, tau.value) == (3, 500, 7, 0.5, 0.5)
+    maps = {100: torch.rand(64, 64), 1000: torch.rand(64, 64)}
+    box = convergence_browser(shapes.images[0], maps, shapes.boxes[0])
+    count, tau = box.children[0].children
+    assert list(count.options) == [100, 1000] and count.value == 1000
