@@ -281,7 +281,8 @@ def boxes_from_masks(masks):
     return torch.stack([x1, y1, x2, y2], dim=-1).float()
 
 
-def _check_int(name, value, low):
+def check_int(name, value, low):
+    """Raise unless ``value`` is an int (not a bool) >= ``low``: TypeError for the type, ValueError for the value."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < low:
@@ -324,9 +325,9 @@ def make_shapes(n, *, size=64, placement="anywhere", objects=1, clutter=True, sh
         TypeError: a count, the size or the seed is not an int, or clutter is not a bool.
         ValueError: a value is out of range, or the placement is unknown.
     """
-    _check_int("n", n, 1)
-    _check_int("size", size, _MIN_SIZE)
-    _check_int("seed", seed, 0)
+    check_int("n", n, 1)
+    check_int("size", size, _MIN_SIZE)
+    check_int("seed", seed, 0)
     if placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
     if objects not in (1, 2) or isinstance(objects, bool):
@@ -420,7 +421,7 @@ def load_image(path, size, normalization=None):
     cropping (the aspect ratio is not kept), with antialiased bilinear
     interpolation, then normalised if ``normalization`` is given.
     """
-    _check_int("size", size, 1)
+    check_int("size", size, 1)
     with Image.open(path) as image:
         image = image.convert("RGBA")
         pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)

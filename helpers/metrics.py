@@ -13,6 +13,7 @@ from scipy.ndimage import gaussian_filter
 from tqdm.auto import tqdm
 
 from .boxes import check_boxes, connected_components, iou, keep_above, largest_components
+from .data import check_int
 
 
 def accuracy(predicted, labels):
@@ -248,10 +249,8 @@ def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progre
     """
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-        raise ValueError(f"step must be an int >= 1, got {step!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    check_int("step", step, 1)
+    check_int("batch_size", batch_size, 1)
     if images.dim() != 4 or saliency.shape != (images.shape[0], *images.shape[-2:]):
         raise ValueError(f"saliency must be (B, H, W) = {(images.shape[0], *images.shape[-2:])} for images "
                          f"{tuple(images.shape)}, got {tuple(saliency.shape)}")

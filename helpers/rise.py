@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .cam import check_classes, check_images
+from .data import check_int
 
 #: What ``f`` can be: the paper's softmax probability, the raw logit, or a sigmoid (multi-label models).
 SCORES = ("probability", "logit", "sigmoid")
@@ -39,8 +40,7 @@ class Grids(NamedTuple):
     """The random part of N RISE masks: which cells are kept, and where the window is cut."""
 
     cells: torch.Tensor  #: (N, s, s) float, 1 for a kept cell
-    offsets: torch.Tensor  #: (N, 2) int, the window's (row, column) offset in [0, cell)
-    keep: float  #: p, the probability of keeping a cell
+    offsets: torch.Tensor  #: (N, 2) the window's (row, column) offset as a fraction of a cell, in [0, 1)
 
 
 class Rise(NamedTuple):
@@ -49,11 +49,6 @@ class Rise(NamedTuple):
     maps: torch.Tensor  #: (B, K, H, W) saliency of each image for each of its K classes
     classes: torch.Tensor  #: (B, K) the explained classes
     scores: torch.Tensor  #: (B, K) f of the unmasked image for those classes
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
 def sample_grids(count, cells=7, keep=0.5, seed=0, device=None):
@@ -66,15 +61,15 @@ def sample_grids(count, cells=7, keep=0.5, seed=0, device=None):
         seed: the draws depend on it (and on the device's generator) only.
         device: where to draw them.
     """
-    _check_int("count", count, 1)
-    _check_int("cells", cells, 1)
+    check_int("count", count, 1)
+    check_int("cells", cells, 1)
     if not 0 < keep <= 1:
         raise ValueError(f"keep must be in (0, 1], got {keep}")
     generator = torch.Generator(device=device or "cpu").manual_seed(seed)
     kept = (torch.rand(count, cells, cells, generator=generator, device=device) < keep).float()
     # the offset is drawn in cells' fractions here and turned into pixels by masks_from (the cell depends on H, W)
     offsets = torch.rand(count, 2, generator=generator, device=device)
-    return Grids(kept, offsets, float(keep))
+    return Grids(kept, offsets)
 
 
 def _upsampling_matrix(side, size, device=None):
@@ -140,7 +135,7 @@ def rise(model, images, classes=None, *, masks=4000, cells=7, keep=0.5, batch_si
         :class:`Rise`: ``maps`` (B, K, H, W) = ``1 / (N p) sum_i f_c(I * M_i) M_i``.
     """
     check_images(model, images)
-    _check_int("batch_size", batch_size, 1)
+    check_int("batch_size", batch_size, 1)
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {score!r}")
     grids = sample_grids(masks, cells, keep, seed, images.device)
@@ -152,8 +147,8 @@ def rise(model, images, classes=None, *, masks=4000, cells=7, keep=0.5, batch_si
         classes = check_classes(classes, count, unmasked.shape[1], images.device)
         total = images.new_zeros(count, classes.shape[1], size[0] * size[1])
         for start in tqdm(range(0, masks, batch_size), desc="RISE, batches of masks", disable=not progress):
-            chunk = masks_from(Grids(grids.cells[start:start + batch_size], grids.offsets[start:start + batch_size],
-                                     keep), size)  # (n, H, W)
+            chunk = masks_from(Grids(grids.cells[start:start + batch_size], grids.offsets[start:start + batch_size]),
+                               size)  # (n, H, W)
             masked = images[:, None] * chunk[None, :, None]  # (B, n, C, H, W)
             scores = _score(model(masked.flatten(0, 1)), score).view(count, chunk.shape[0], -1)
             weights = scores.gather(2, classes[:, None, :].expand(-1, chunk.shape[0], -1))  # (B, n, K)

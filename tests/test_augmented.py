@@ -130,6 +130,15 @@ def test_cells_past_the_image_edge_are_left_out_and_the_rest_are_fitted():
     assert A.objective(clean, views, aug, 0.01, 1e-4) == A.objective(clean, garbage, aug, 0.01, 1e-4)
 
 
+def test_unexplained_share_is_zero_for_the_true_map_and_one_for_no_map():
+    truth = shapes_truth(32)
+    aug = A.sample_augmentations(8, seed=1)
+    views = A.forward_operator(truth, aug, (8, 8))
+    assert A.unexplained(views, truth, aug) < 1e-6
+    assert A.unexplained(views, torch.zeros_like(truth), aug) == pytest.approx(1.0)
+    assert A.unexplained(views, 0.5 * truth, aug) == pytest.approx(0.5, abs=1e-6)  # D(A .) is linear
+
+
 def test_lbfgs_reaches_the_objective_of_a_long_adam_run():
     truth = shapes_truth(32)
     aug = A.sample_augmentations(16, seed=2)
@@ -183,7 +192,7 @@ def test_the_operator_predicts_the_views_of_a_real_network(gap_net):
 
     right = correlation(views[:, 1:], A.forward_operator(up, warps, (16, 16))[:, 1:])
     wrong = correlation(views[:, 1:], A.forward_operator(up, mirrored, (16, 16))[:, 1:])
-    assert right > 0.9 and wrong < right - 0.3, (right, wrong)  # measured 0.95 and 0.30 on 50 images
+    assert right > 0.9 and wrong < right - 0.3, (right, wrong)  # measured 0.94 and 0.33 on these 10 images
 
 
 @pytest.mark.parametrize("kwargs, match", [

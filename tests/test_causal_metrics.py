@@ -87,8 +87,8 @@ def test_batches_of_images_and_points_equal_one_at_a_time():
 
 @pytest.mark.parametrize("options, match", [
     ({"mode": "removal"}, "mode must be"),
-    ({"step": 0}, "step must be an int >= 1"),
-    ({"batch_size": 0}, "batch_size must be an int >= 1"),
+    ({"step": 0}, "step must be >= 1"),
+    ({"batch_size": 0}, "batch_size must be >= 1"),
     ({"saliency": torch.rand(1, 4, 8)}, "saliency must be"),
 ])
 def test_bad_arguments(options, match):

@@ -103,11 +103,11 @@ def test_predicted_class_seed_and_scores(region_model):
 
 
 @pytest.mark.parametrize("options, match", [
-    ({"masks": 0}, "count must be an int >= 1"),
+    ({"masks": 0}, "count must be >= 1"),
     ({"keep": 0.0}, r"keep must be in \(0, 1\]"),
     ({"keep": 1.5}, r"keep must be in \(0, 1\]"),
-    ({"cells": 0}, "cells must be an int >= 1"),
-    ({"batch_size": 0}, "batch_size must be an int >= 1"),
+    ({"cells": 0}, "cells must be >= 1"),
+    ({"batch_size": 0}, "batch_size must be >= 1"),
     ({"score": "softmax"}, "score must be one of"),
     ({"classes": torch.tensor([[0], [1]])}, "classes must have shape"),
     ({"classes": torch.tensor([2])}, "class indices must be in"),
@@ -115,6 +115,11 @@ def test_predicted_class_seed_and_scores(region_model):
 def test_bad_arguments(region_model, options, match):
     with pytest.raises(ValueError, match=match):
         R.rise(region_model, torch.ones(1, 3, 32, 32), **{"masks": 10, "progress": False, **options})
+
+
+def test_a_count_that_is_not_an_int(region_model):
+    with pytest.raises(TypeError, match="masks must be an int|count must be an int"):
+        R.rise(region_model, torch.ones(1, 3, 32, 32), masks=10.0, progress=False)
 
 
 def test_bad_images(region_model):
