@@ -1,6 +1,10 @@
 # Where CNNs Look: the two commands a learner needs.
 #   make lab   create .venv on first use, then start JupyterLab on notebooks/
-#   make test  create .venv on first use, then run the unit tests and nbval on every notebook
+#   make test  create .venv on first use, then run the unit tests and every notebook: in JupyterLab and
+#              headless Chromium where Chromium is installed (outputs checked by nbval's comparison),
+#              else by nbval
+#              (on JOBS=2 parallel workers)
+#   make nbval run nbval alone on every notebook (a kernel, no browser)
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,10 +12,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SANITIZE := tests/nbval_sanitize.cfg
 PORT ?= 8888
+# make test runs on JOBS pytest-xdist workers (each lesson and test on one of them, the cores shared).
+JOBS ?= 2
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test venv clean-venv
+.PHONY: lab test nbval venv clean-venv
 
 venv: $(STAMP)
 
@@ -37,7 +43,10 @@ lab: $(STAMP)
 		--LabApp.extension_manager=readonly $(ROOT_FLAG)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -rs tests notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)
+	$(BIN)/python -m pytest -rs -n $(JOBS) --dist loadgroup tests notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest -rs notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)
 
 clean-venv:
 	rm -rf $(VENV)

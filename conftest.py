@@ -7,6 +7,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+import pytest
+
 OFFLINE = Path(__file__).resolve().parent / "tests" / "offline" / "sitecustomize.py"
 
 # Kernels started by nbval inherit this environment, so they import
@@ -14,7 +16,44 @@ OFFLINE = Path(__file__).resolve().parent / "tests" / "offline" / "sitecustomize
 os.environ["WCL_OFFLINE"] = "1"
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE.parent), os.environ.get("PYTHONPATH")]))
 
+# Under pytest-xdist (`make test` runs two workers), each worker and the kernels it starts
+# (nbval's, JupyterLab's) use an equal share of the cores instead of all of them each.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
 _spec = importlib.util.spec_from_file_location("wcl_offline", OFFLINE)
 offline = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(offline)
 offline.block()
+
+
+def pytest_report_header(config):
+    return ("notebooks: each runs once, in JupyterLab and headless Chromium where Chromium is found (tests/browser, "
+            "outputs checked with nbval's comparison), else by nbval")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    """Run each lesson once: where the browser suite runs a notebook, leave out nbval's own run of it.
+
+    tests/browser/ executes the notebook in JupyterLab and compares the outputs of its
+    ``nbval-check-output`` cells with nbval's own comparison; a second, kernel-only
+    execution would only double the time of ``make test``. Without Chromium the browser
+    suite is skipped at collection and nbval runs every notebook as usual.
+    """
+    for item in items:  # nbval runs a notebook's cells in order in one kernel: one xdist worker each
+        if type(item).__name__ == "IPyNbCell":
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+    in_browser = {item.callspec.params["path"].name for item in items
+                  if getattr(item, "originalname", None) == "test_lesson_runs_and_sliders_redraw"}
+    if not in_browser:
+        return
+    twice = [item for item in items if type(item).__name__ == "IPyNbCell" and item.path.name in in_browser]
+    if twice:
+        config.hook.pytest_deselected(items=twice)
+        items[:] = [item for item in items if item not in twice]
+        reporter = config.pluginmanager.get_plugin("terminalreporter")  # absent in xdist workers
+        if reporter is not None:
+            reporter.write_line(
+                f"nbval: {len(in_browser)} notebooks run in the browser suite, which checks their outputs with "
+                f"nbval's comparison; their {len(twice)} nbval cells are left out here (`make nbval` runs them alone)")

@@ -23,7 +23,7 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-from timing import interleaved
+from timing import interleaved, record
 from torchvision.models import resnet18
 
 from helpers.cam import upsample
@@ -106,6 +106,14 @@ def main():
     print(f"{'helpers / floor:':28s}{medians['helpers'] / medians['floor']:.3f}  (goal <= 1.10)")
     print(f"{'top-5, 5 calls / one call:':28s}"
           f"{medians['helpers, top-5 as 5 calls'] / medians['helpers, top-5 in one call']:.2f}x")
+    ratios = [(f"Grad-CAM: {peer} / helpers", medians[peer] / medians["helpers"], f">= {goal}")
+              for peer, goal in (("pytorch-grad-cam", 2.5), ("torchcam", 1.3)) if peer in medians]
+    ratios += [("Grad-CAM: helpers / floor (forward + gradient at the layer)", medians["helpers"] / medians["floor"],
+                "<= 1.10"),
+               ("Grad-CAM top-5: 5 calls / 1 call", medians["helpers, top-5 as 5 calls"]
+                / medians["helpers, top-5 in one call"], "-")]
+    record("gradcam_speed", device, ratios,
+           f"ResNet-18 layer4, batch {args.batch} x 224, maps upsampled and normalised, {args.repeats} repeats")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 import torch
-from timing import interleaved
+from timing import interleaved, record
 from torchvision.models import resnet18
 
 from helpers import rise
@@ -119,6 +119,16 @@ def main():
         print(f"4 images: torchray / helpers:     "
               f"{medians['torchray, 4 images, N / 4'] / medians['helpers, 4 images, N / 4']:.3f}")
         print(f"torchray at batch 32 / helpers:   {medians['torchray, default batch 32'] / medians['helpers']:.3f}")
+    ratios = [("RISE: helpers / N bare forward passes", medians["helpers"] / medians["floor"], "<= 1.05"),
+              ("RISE: 4 images sharing the masks, per image / 1 image",
+               medians["helpers, 4 images, N / 4"] / 4 / medians["helpers, 1 image, N / 4"], "<= 1")]
+    if "torchray" in medians:
+        ratios.append(("RISE: TorchRay / helpers, same batch", medians["torchray"] / medians["helpers"], ">= 2 (GPU)"))
+    if "torchray, default batch 32" in medians:
+        ratios.append(("RISE: TorchRay at its batch 32 / helpers", medians["torchray, default batch 32"]
+                       / medians["helpers"], ">= 2 (GPU)"))
+    record("rise_speed", device, ratios, f"ResNet-18, 1 x 224, N = {args.masks}, batch {best}, "
+                                         f"{args.repeats} repeats")
     script = str(Path(__file__).resolve())
     peaks = {}
     for masks in (best, 8000):  # one batch of masks, and 8000 in batches

@@ -1,7 +1,12 @@
 """Interleaved timing for the benchmarks: every run once per round, so drifts of the machine hit all alike."""
 
+import datetime
+import json
+import platform
+import re
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -32,3 +37,41 @@ def interleaved(runs, repeats, device, warmup=2):
         print(f"{name:{width}s} median {1e3 * medians[name]:9.2f} ms  (min {1e3 * min(values):.2f}, "
               f"max {1e3 * max(values):.2f})")
     return medians
+
+
+# ---------------------------------------------------------------- results for bench/summary.py
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine(device):
+    """The machine in words: the GPU's name, or the CPU's model and the threads torch uses."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {torch.get_num_threads()} threads"
+
+
+def record(bench, device, ratios, settings):
+    """Write ``bench/results/<bench>--<machine>.json`` for bench/summary.py; return its path.
+
+    ``ratios``: a list of ``(comparison, value, goal)`` with ``goal`` a string such as ``"<= 1.1"``;
+    ``settings``: what was measured (batch, model, repeats ...), in words.
+    """
+    name = machine(device)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{bench}--{slug}.json"
+    path.write_text(json.dumps({
+        "bench": bench, "machine": name, "device": device.type, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+        "settings": settings, "source": "measured by this script",
+        "ratios": [{"comparison": c, "value": round(float(v), 3), "goal": g} for c, v, g in ratios],
+    }, indent=2) + "\n")
+    print(f"recorded in {path.relative_to(RESULTS.parent.parent)}")
+    return path

@@ -181,8 +181,8 @@ def localization_row(maps, boxes, masks, tau=None, progress=True):
     """One row of the lessons' localization tables, and the :class:`BoxScores` behind it.
 
     The row: ``MaxBoxAcc`` and its ``best tau``, ``BoxAcc`` at a paper's fixed ``tau``
-    (if given; one of :data:`TAUS`), ``MaxBoxAccV2``, ``PxAP`` against ``masks`` and the
-    pointing game, all for maps (N, H, W) at the images' resolution.
+    (if given; one of :data:`TAUS`), ``MaxBoxAccV2``, ``PxAP`` against ``masks`` (left out
+    when ``masks`` is None) and the pointing game, all for maps (N, H, W) at the images' resolution.
     """
     if tau is not None and tau not in TAUS:
         raise ValueError(f"tau must be one of the swept thresholds 0.00, 0.01, ..., 0.99, got {tau}")
@@ -191,9 +191,31 @@ def localization_row(maps, boxes, masks, tau=None, progress=True):
     row = {"MaxBoxAcc": accuracy.max().item(), "best tau": scores.taus[accuracy.argmax()].item()}
     if tau is not None:
         row[f"BoxAcc at tau {tau:g}"] = accuracy[TAUS.index(tau)].item()
-    row.update({"MaxBoxAccV2": scores.max_box_acc_v2(), "PxAP": pxap(maps, masks),
-                "pointing game": pointing_game(maps, boxes)})
+    row["MaxBoxAccV2"] = scores.max_box_acc_v2()
+    if masks is not None:  # photos have boxes only
+        row["PxAP"] = pxap(maps, masks)
+    row["pointing game"] = pointing_game(maps, boxes)
     return row, scores
+
+
+def box_row(predicted, boxes, deltas=(0.3, 0.5, 0.7)):
+    """The :func:`localization_row` of a method that outputs one box (N, 4) per image instead of a map.
+
+    With no threshold to choose, ``MaxBoxAcc`` is the share of boxes with IoU >= 0.5,
+    ``MaxBoxAccV2`` its mean over ``deltas``, and the pointing game asks whether the
+    box's centre lies in a ground-truth box ((N, 4) or (N, G, 4)). PxAP needs a map
+    and is left out.
+    """
+    check_boxes(predicted)
+    if predicted.dim() != 2:
+        raise ValueError(f"predicted must hold one box per image, (N, 4), got {tuple(predicted.shape)}")
+    truth = _as_box_sets(boxes, predicted.shape[0]).to(predicted.device)
+    ious = torch.stack([iou(predicted, truth[:, g]) for g in range(truth.shape[1])]).amax(dim=0)
+    centre = (predicted[:, None, :2] + predicted[:, None, 2:]) / 2
+    inside = ((truth[..., :2] <= centre) & (centre <= truth[..., 2:])).all(dim=-1).any(dim=1)
+    return {"MaxBoxAcc": (ious >= 0.5).float().mean().item(),
+            "MaxBoxAccV2": sum((ious >= d).float().mean().item() for d in deltas) / len(deltas),
+            "pointing game": inside.float().mean().item()}
 
 
 def centre_baseline(count, size, sigma=0.25):

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .boxes import box_loss, convert, normalize
 from .device import get_device
 
 
@@ -122,9 +123,26 @@ def predict_classes(model, images, batch_size=500):
     return predict_logits(model, images, batch_size).argmax(dim=1)
 
 
-def fit_classifier(model, data, epochs, *, lr=8e-3, batch_size=32, weight_decay=1e-4, device=None, seed=0,
-                   evaluate=None, progress=True):
-    """The course's recipe for a shapes classifier: AdamW, a one-cycle learning rate, cross-entropy.
+def box_regression_loss(kind="l2", weight=10.0):
+    """Lesson 01's loss for a :class:`helpers.models.TwoHeadNet`, as a ``loss_fn`` for :func:`train`.
+
+    ``CE(logits, labels) + weight * box_loss(predicted, target)``: the box head's
+    normalised ``(cx, cy, w, h)`` against the true box in the same form, with
+    :func:`helpers.boxes.box_loss` of ``kind`` ("l2", "smooth_l1" or "giou").
+    """
+    def loss_fn(outputs, batch):
+        logits, predicted = outputs
+        target = convert(normalize(batch.boxes, batch.images.shape[-1]), "xyxy", "cxcywh")
+        ce = F.cross_entropy(logits, batch.labels)
+        box = box_loss(predicted, target, kind)
+        return {"loss": ce + weight * box, "ce": ce, "box": box}
+
+    return loss_fn
+
+
+def fit(model, data, loss_fn, epochs, *, lr=8e-3, batch_size=32, weight_decay=1e-4, device=None, seed=0,
+        evaluate=None, progress=True):
+    """The course's training recipe: AdamW and a one-cycle learning rate, for any ``loss_fn`` of :func:`train`.
 
     One-cycle (Smith & Topin, 2019) warms the rate up to ``lr`` and anneals it to
     nearly zero within ``epochs``, which gives a good model in few epochs. Seed
@@ -136,5 +154,10 @@ def fit_classifier(model, data, epochs, *, lr=8e-3, batch_size=32, weight_decay=
     steps = epochs * -(-data[0].shape[0] // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
-    return train(model, data, classification_loss, optimizer, epochs, batch_size=batch_size, device=device,
+    return train(model, data, loss_fn, optimizer, epochs, batch_size=batch_size, device=device,
                  seed=seed, evaluate=evaluate, scheduler=schedule, progress=progress)
+
+
+def fit_classifier(model, data, epochs, **options):
+    """:func:`fit` with cross-entropy: the course's recipe for a shapes classifier."""
+    return fit(model, data, classification_loss, epochs, **options)

@@ -8,6 +8,7 @@ import matplotlib.patheffects as effects
 import matplotlib.pyplot as plt
 import torch
 
+from .boxes import box_from_heatmap, iou
 from .data import SHAPE_CLASSES
 
 #: Matplotlib settings for a projector: applied by :func:`use_style`.
@@ -236,16 +237,81 @@ def as_jpeg(fig, quality=85):
     return Image(data=buffer.getvalue(), format="jpeg")
 
 
-def format_table(rows, digits=3):
-    """Rows (dicts with the same keys) as an aligned text table; floats rounded to ``digits``."""
-    def cell(value):
-        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+def format_table(rows, digits=3, best=None):
+    """Rows (dicts) as an aligned text table; floats rounded to ``digits``, a missing entry shown as "-".
 
-    columns = list(rows[0])
-    texts = [[cell(row[c]) for c in columns] for row in rows]
+    The columns are the keys of all rows in order of appearance. ``best`` {column:
+    "max" or "min"} puts a star after the best value of those columns (all of them if tied).
+    """
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    stars = {}
+    for column, direction in (best or {}).items():
+        values = [row[column] for row in rows if isinstance(row.get(column), (int, float))]
+        if values:
+            stars[column] = max(values) if direction == "max" else min(values)
+
+    def cell(row, column):
+        value = row.get(column, "-")
+        text = f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+        return text + " *" if column in stars and value == stars[column] else text
+
+    texts = [[cell(row, c) for c in columns] for row in rows]
     widths = [max(len(c), *(len(t[i]) for t in texts)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(t.ljust(w) for t, w in zip(text, widths)) for text in texts]
     lines = [line.rstrip() for line in lines]
     return "\n".join(lines)
+
+
+#: Metrics of lesson 07's table where a lower value is better; every other one ranks higher first.
+LOWER_IS_BETTER = ("deletion AUC", "s / image")
+
+
+def rank_rows(rows, metric):
+    """``(method, value)`` pairs of the table ``rows`` that have ``metric``, best first (see :data:`LOWER_IS_BETTER`)."""
+    scored = [(row["method"], row[metric]) for row in rows if row.get(metric) is not None]
+    if not scored:
+        raise ValueError(f"no row has the metric {metric!r}")
+    return sorted(scored, key=lambda pair: pair[1], reverse=metric not in LOWER_IS_BETTER)
+
+
+def show_method_grid(images, maps, true_boxes=None, tau=0.5, normalization=None, cell=2.5,
+                     title="The same images under every method"):
+    """One row per method of ``maps`` {method: (N, H, W)}, one column per image.
+
+    Each panel: the map over the image, the true box white and the map's box at
+    ``tau`` x its maximum magenta, with that box's IoU in the title (if boxes are given).
+    """
+    count = images.shape[0]
+    fig, axes = plt.subplots(len(maps), count, figsize=(cell * count, (cell + 0.35) * len(maps) + 0.6),
+                             squeeze=False, layout="constrained")
+    for row, (method, stack) in zip(axes, maps.items()):
+        boxes = box_from_heatmap(stack.detach().float().cpu(), tau)
+        for index, ax in enumerate(row):
+            draw_heatmap(ax, images[index], stack[index], normalization=normalization)
+            label = method if index == 0 else ""
+            if true_boxes is not None:
+                draw_box(ax, true_boxes[index])
+                draw_box(ax, boxes[index], PREDICTION_COLOUR)
+                label = f"{label}  IoU {float(iou(boxes[index], true_boxes[index])):.2f}".strip()
+            ax.set_title(label, fontsize=10, loc="left")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_metric_bars(rows, metrics, title="", cols=3):
+    """One bar chart per metric: the methods of ``rows`` ranked best first (:func:`rank_rows`), one colour each."""
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    colours = dict(zip(methods, plt.get_cmap("tab10").colors))
+    fig, axes = _grid(len(metrics), cols, cell=4.2)
+    for ax, metric in zip(axes, metrics):
+        names, values = zip(*rank_rows(rows, metric))
+        bars = ax.barh(range(len(names)), values, color=[colours[n] for n in names])
+        ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], padding=2, fontsize=9)
+        ax.set_yticks(range(len(names)), names, fontsize=9)
+        ax.invert_yaxis()
+        ax.margins(x=0.2)
+        ax.set_title(f"{metric} ({'lower' if metric in LOWER_IS_BETTER else 'higher'} is better)", fontsize=11)
+    fig.suptitle(title)
+    return fig

@@ -18,6 +18,7 @@ from .data import SHAPE_CLASSES, make_shapes
 from .gradcam import grad_cam
 from .rise import rise
 from .viz import (
+    LOWER_IS_BETTER,
     PREDICTION_COLOUR,
     as_jpeg,
     draw_box,
@@ -26,6 +27,7 @@ from .viz import (
     draw_prediction,
     draw_probabilities,
     draw_sample,
+    rank_rows,
     to_image,
 )
 
@@ -338,3 +340,61 @@ def convergence_browser(image, maps, true_box=None, normalization=None, name="RI
 
     output = widgets.interactive_output(redraw, {"count": count, "tau": tau})
     return widgets.VBox([widgets.HBox([count, tau]), output])
+
+
+def draw_comparison_frame(images, maps, true_boxes, rows, index, tau, metric, normalization=None, boxes=None):
+    """Image ``index`` under every method of ``maps`` {method: (N, H, W)}, and the table ranked by ``metric``.
+
+    Top row: each map over the image with the true box (white), the box drawn from
+    the map at ``tau`` (magenta) and its IoU in the title; ``boxes`` {name: (N, 4)}
+    adds panels for methods that give a box without a map. Bottom: a bar per row of
+    ``rows`` with ``metric``, best on top. Returns ``(figure, {method: IoU})``.
+    """
+    panels = len(maps) + len(boxes or {})
+    fig = plt.figure(figsize=(max(12, 2.6 * panels), 7.8), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=(1, 1.05))
+    axes = top.subplots(1, panels, squeeze=False)[0]
+    overlaps = {}
+    for ax, (method, stack) in zip(axes, maps.items()):
+        box = box_from_heatmap(stack[index][None], tau)[0]
+        overlaps[method] = float(iou(box, true_boxes[index]))
+        draw_heatmap(ax, images[index], stack[index], normalization=normalization)
+        draw_box(ax, true_boxes[index])
+        draw_box(ax, box, PREDICTION_COLOUR)
+    for ax, (method, predicted) in zip(axes[len(maps):], (boxes or {}).items()):
+        overlaps[method] = float(iou(predicted[index], true_boxes[index]))
+        ax.imshow(to_image(images[index], normalization))
+        ax.set_axis_off()
+        draw_box(ax, true_boxes[index])
+        draw_box(ax, predicted[index], PREDICTION_COLOUR)
+    for ax, method in zip(axes, overlaps):
+        ax.set_title(f"{textwrap.fill(method, 18)}\nIoU {overlaps[method]:.2f}", fontsize=11)
+    top.suptitle(f"image {index}: true box white, each method's box magenta (maps cut at {tau:.2f} x max)")
+    ranking = rank_rows(rows, metric)
+    ax = bottom.subplots()
+    names, values = zip(*ranking)
+    bars = ax.barh(range(len(names)), values, color=["#d81b60"] + ["#1e88e5"] * (len(names) - 1))
+    ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], padding=3)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric + (" (lower is better)" if metric in LOWER_IS_BETTER else " (higher is better)"))
+    ax.set_title(f"ranking by {metric}: best on top")
+    ax.margins(x=0.15)
+    return fig, overlaps
+
+
+def comparison_browser(images, maps, true_boxes, rows, normalization=None, boxes=None):
+    """A slider for the image and the threshold, and a menu for the metric that ranks the methods
+    (:func:`draw_comparison_frame`); every map is precomputed, so a redraw only draws."""
+    metrics = [key for key in rows[0] if key not in ("method", "best tau")]
+    index = widgets.IntSlider(value=0, min=0, max=images.shape[0] - 1, description="image",
+                              layout=widgets.Layout(width="50%"))
+    tau = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="threshold")
+    metric = widgets.Dropdown(options=metrics, value=metrics[0], description="rank by")
+
+    def redraw(index, tau, metric):
+        fig, _ = draw_comparison_frame(images, maps, true_boxes, rows, index, tau, metric, normalization, boxes)
+        display(as_jpeg(fig))
+
+    output = widgets.interactive_output(redraw, {"index": index, "tau": tau, "metric": metric})
+    return widgets.VBox([widgets.HBox([index, tau, metric]), output])

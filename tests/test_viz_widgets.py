@@ -20,6 +20,7 @@ from helpers.viz import (
     format_table,
     plot_curves,
     plot_training,
+    rank_rows,
     show_class_maps,
     show_heatmaps,
     show_shapes,
@@ -28,10 +29,12 @@ from helpers.viz import (
 from helpers.widgets import (
     augmented_browser,
     cam_browser,
+    comparison_browser,
     convergence_browser,
     draw_augmented_frame,
     draw_browser_frame,
     draw_cam_frame,
+    draw_comparison_frame,
     draw_gradcam_frame,
     draw_map_frame,
     draw_prediction_frame,
@@ -313,3 +316,44 @@ def test_rise_and_convergence_browser_controls():
     box = convergence_browser(shapes.images[0], maps, shapes.boxes[0])
     count, tau = box.children[0].children
     assert list(count.options) == [100, 1000] and count.value == 1000
+
+
+def _comparison_inputs():
+    shapes = make_shapes(3, seed=4)
+    maps = {"mask": shapes.masks.float(), "flat": torch.ones(3, 64, 64)}
+    rows = [{"method": "mask", "MaxBoxAcc": 0.9, "best tau": 0.5, "deletion AUC": 0.2},
+            {"method": "flat", "MaxBoxAcc": 0.1, "best tau": 0.0, "deletion AUC": 0.1},
+            {"method": "box regressor (lesson 01)", "MaxBoxAcc": 0.5}]
+    return shapes, maps, rows
+
+
+def test_rank_rows_puts_the_best_first_in_each_direction():
+    _, _, rows = _comparison_inputs()
+    assert rank_rows(rows, "MaxBoxAcc") == [("mask", 0.9), ("box regressor (lesson 01)", 0.5), ("flat", 0.1)]
+    assert rank_rows(rows, "deletion AUC") == [("flat", 0.1), ("mask", 0.2)]  # lower is better; a row without it is out
+    with pytest.raises(ValueError, match="no row has the metric 'PxAP'"):
+        rank_rows(rows, "PxAP")
+
+
+def test_comparison_frame_draws_every_method_with_its_box_iou_and_the_ranking():
+    shapes, maps, rows = _comparison_inputs()
+    regressor = {"box regressor (lesson 01)": shapes.boxes + torch.tensor([0.0, 0.0, 4.0, 0.0])}
+    fig, overlaps = draw_comparison_frame(shapes.images, maps, shapes.boxes, rows, 1, 0.5, "deletion AUC",
+                                          boxes=regressor)
+    assert overlaps["mask"] == pytest.approx(1.0)  # the mask's box is the true box
+    assert overlaps["flat"] == pytest.approx(float(iou(torch.tensor([0.0, 0.0, 64.0, 64.0]), shapes.boxes[1])))
+    assert overlaps["box regressor (lesson 01)"] == pytest.approx(float(iou(regressor["box regressor (lesson 01)"][1],
+                                                                             shapes.boxes[1])))
+    bars = fig.axes[-1]
+    assert [t.get_text() for t in bars.get_yticklabels()] == ["flat", "mask"]
+    assert "lower is better" in bars.get_xlabel()
+    assert all("IoU" in ax.get_title() for ax in fig.axes[:3])
+    plt.close(fig)
+
+
+def test_comparison_browser_controls():
+    shapes, maps, rows = _comparison_inputs()
+    box = comparison_browser(shapes.images, maps, shapes.boxes, rows)
+    index, tau, metric = box.children[0].children
+    assert (index.max, tau.value) == (2, 0.5)
+    assert list(metric.options) == ["MaxBoxAcc", "deletion AUC"] and metric.value == "MaxBoxAcc"

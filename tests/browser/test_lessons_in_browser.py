@@ -1,10 +1,17 @@
-"""Every lesson opened in JupyterLab in a real (headless) Chromium: it runs clean and its sliders redraw.
+"""Every lesson opened in JupyterLab in a real (headless) Chromium: it runs clean, prints what it printed, and its sliders redraw.
 
 nbval proves that the kernel side still works; this suite checks what a lecturer
 sees. For each notebook in ``notebooks/`` it opens a *copy* in JupyterLab, runs all
 cells from the Run menu, waits until the kernel is idle, fails on any stored
 error, then presses the arrow key on the first slider of every interactive
 figure and waits for that figure's image to change.
+
+One run of a lesson serves both checks: the outputs of the cells tagged
+``nbval-check-output``, as the browser saved them, are compared with the committed
+ones by nbval's own comparison (its ``compare_outputs``, with
+``tests/nbval_sanitize.cfg``), and the root ``conftest.py`` then leaves out
+nbval's separate kernel run of every notebook this suite runs. Each lesson is so
+executed once per ``make test``; ``make nbval`` runs nbval alone.
 
 Set-up: Debian's ``chromium`` package and the pip package ``playwright`` (no
 browser download: Playwright drives the system Chromium through
@@ -13,6 +20,7 @@ how to enable it, unless ``WCL_REQUIRE_BROWSER=1`` (CI), which makes that a fail
 ``WCL_CHROMIUM`` points to another Chromium binary.
 """
 
+import datetime
 import json
 import os
 import shutil
@@ -24,8 +32,25 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from nbval_compare import NbvalComparison
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+
+def _stored_run_seconds(path):
+    """How long the committed run of a notebook took: the cells' execution times that nbclient records."""
+    total = 0.0
+    for cell in json.loads(path.read_text())["cells"]:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            start, end = (datetime.datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            total += (end - start).total_seconds()
+    return total
+
+
+# The longest lessons first: with `make test`'s two workers (pytest-xdist), the long runs start
+# early and the short ones and the unit tests fill the gaps at the end.
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"), key=_stored_run_seconds,
+                   reverse=True)
 CHROMIUM = os.environ.get("WCL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRED = os.environ.get("WCL_REQUIRE_BROWSER") == "1"
 
@@ -109,6 +134,14 @@ class Lab:
         """The notebook as JupyterLab saved it (outputs included), through the contents API."""
         with urllib.request.urlopen(self.url(f"api/contents/{name}?content=1"), timeout=10) as answer:
             return json.load(answer)
+
+    def shut_down_kernels(self):
+        """End every kernel of the server: a lesson's kernel holds its models after its test."""
+        with urllib.request.urlopen(self.url("api/kernels"), timeout=10) as answer:
+            kernels = json.load(answer)
+        for kernel in kernels:
+            request = urllib.request.Request(self.url(f"api/kernels/{kernel['id']}"), method="DELETE")
+            urllib.request.urlopen(request, timeout=30).close()
 
     def close(self):
         if self.process.poll() is None:
@@ -239,8 +272,11 @@ def test_lesson_runs_and_sliders_redraw(path, lab, browser, screenshots):
         start = time.perf_counter()
         _run_all(page)
         timings["run all"] = time.perf_counter() - start
-        problems = _errors(_save(page, lab, path.name))
+        saved = _save(page, lab, path.name)
+        problems = _errors(saved)
         assert not problems, f"{path.name} in the browser: {problems}; screenshot {shot}"
+        differences = NbvalComparison().differences(path.read_text(), saved)
+        assert not differences, f"{path.name} in the browser: " + "\n".join(differences)
 
         start = time.perf_counter()
         figures = page.locator(".jp-OutputArea-output:has(.widget-slider)")
@@ -257,3 +293,4 @@ def test_lesson_runs_and_sliders_redraw(path, lab, browser, screenshots):
         except Exception as error:  # noqa: BLE001 - reported, not raised
             print(f"{path.name}: no screenshot ({type(error).__name__}: {error})")
         page.close()
+        lab.shut_down_kernels()

@@ -1,0 +1,188 @@
+"""Every method of the course on the same images: one call shape, timed, and the sanity check of the weights.
+
+Each method answers ``explain(method, model, images, classes)`` with maps (B, H, W)
+in [0, 1] at the images' size (each map min-max normalised, as the metrics read
+them), so lesson 07 can score CAM (Zhou et al., 2016), Grad-CAM (Selvaraju et
+al., 2017), Augmented Grad-CAM (Morbidelli et al., 2020), RISE (Petsiuk et al.,
+2018) and two maps that ignore the model (a centre Gaussian and uniform noise)
+with the same metrics, and time them on the same work.
+
+The model-parameter randomisation test (Adebayo et al., "Sanity Checks for
+Saliency Maps", NeurIPS 2018): re-initialise the network's layers one at a time
+from the output down (:func:`cascading_randomization`) and measure how much each
+map still resembles the trained model's map, by Spearman's rank correlation
+(:func:`rank_correlation`). A map that does not change when the weights are
+destroyed cannot be explaining what the weights learned.
+
+Explained in 07_comparison.
+"""
+
+import copy
+import time
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .augmented import augmented_grad_cam
+from .cam import cam, upsample
+from .data import check_int
+from .gradcam import grad_cam
+from .metrics import box_row, causal_curves, centre_baseline, localization_row, normalize_maps
+from .rise import rise
+
+#: The methods :func:`explain` knows, in the course's order, then the two maps that ignore the model.
+METHODS = ("CAM", "Grad-CAM", "Augmented Grad-CAM", "RISE", "centre Gaussian", "random")
+
+
+class Timed(NamedTuple):
+    """Maps of one method and what they cost."""
+
+    maps: torch.Tensor  #: (N, H, W) in [0, 1]
+    seconds_per_image: float  #: wall-clock time of the method divided by N
+
+
+def explain(method, model, images, classes, *, layer=None, views=32, resolution=None, masks=1000, seed=0):
+    """The maps (B, H, W) in [0, 1] of one of :data:`METHODS` for ``images`` (B, C, H, W) and ``classes`` (B,).
+
+    ``layer`` is Grad-CAM's and Augmented Grad-CAM's layer (``None``: the last
+    convolution), ``views`` and ``resolution`` Augmented Grad-CAM's number of
+    copies L and solver grid, ``masks`` RISE's N; ``seed`` draws the warps, the
+    masks and the random map. Each method runs with the defaults of its lesson otherwise.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    size = images.shape[-2:]
+    column = torch.as_tensor(classes, device=images.device).view(-1, 1)
+    if method == "CAM":
+        maps = upsample(cam(model, images, column).maps, size)[:, 0]
+    elif method == "Grad-CAM":
+        maps = upsample(grad_cam(model, images, column, layer=layer).maps, size)[:, 0]
+    elif method == "Augmented Grad-CAM":
+        maps = augmented_grad_cam(model, images, column[:, 0], views=views, layer=layer, seed=seed,
+                                  resolution=resolution, progress=False).map
+    elif method == "RISE":
+        maps = rise(model, images, column, masks=masks, seed=seed, progress=False).maps[:, 0]
+    elif method == "centre Gaussian":
+        if size[0] != size[1]:
+            raise ValueError(f"the centre Gaussian needs square images, got {tuple(size)}")
+        maps = centre_baseline(images.shape[0], size[0]).to(images.device)
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        maps = torch.rand(images.shape[0], *size, generator=generator).to(images.device)
+    return normalize_maps(maps)
+
+
+def explain_all(model, images, classes, methods=METHODS, *, batch_size=50, progress=True, **options):
+    """:func:`explain` for each of ``methods`` over ``images`` in chunks of ``batch_size``, timed.
+
+    Returns ``{method: Timed(maps (N, H, W), seconds per image)}``; the time is the
+    wall clock of the method's chunks (CUDA synchronised), so methods that share a
+    device are timed on the same work. ``options`` go to :func:`explain`.
+    """
+    check_int("batch_size", batch_size, 1)
+    classes = torch.as_tensor(classes, device=images.device).view(-1)
+    if classes.shape[0] != images.shape[0]:
+        raise ValueError(f"classes must hold one class per image ({images.shape[0]}), got {classes.shape[0]}")
+    results = {}
+    for method in tqdm(methods, desc="methods", disable=not progress):
+        chunks, seconds = [], 0.0
+        for first in range(0, images.shape[0], batch_size):
+            part = slice(first, first + batch_size)
+            if images.is_cuda:
+                torch.cuda.synchronize(images.device)
+            start = time.perf_counter()
+            chunks.append(explain(method, model, images[part], classes[part], **options))
+            if images.is_cuda:
+                torch.cuda.synchronize(images.device)
+            seconds += time.perf_counter() - start
+        results[method] = Timed(torch.cat(chunks), seconds / images.shape[0])
+    return results
+
+
+def score(model, images, boxes, masks, explained, *, regressor_boxes=None, causal=True, step=256, batch_size=256,
+          progress=True):
+    """The comparison table: one row per method of ``explained`` (from :func:`explain_all`).
+
+    Each row: MaxBoxAcc (and its tau), MaxBoxAccV2, PxAP, pointing game
+    (:func:`helpers.metrics.localization_row` against ``boxes`` and ``masks``; without
+    ``masks``, as for the photos, no PxAP), the
+    mean deletion and insertion AUC (:func:`helpers.metrics.causal_curves`, ``step``
+    pixels per point; left out if not ``causal``) and seconds per image. ``regressor_boxes`` (N, 4), if given,
+    adds the row of a box regressor (:func:`helpers.metrics.box_row`), which has no map.
+    """
+    rows = []
+    for method, (maps, seconds) in tqdm(explained.items(), desc="scoring", disable=not progress):
+        row, _ = localization_row(maps, boxes, masks, progress=False)
+        aucs = {f"{mode} AUC": causal_curves(model, images, maps, mode, step=step, batch_size=batch_size,
+                                             progress=False).auc.mean().item()
+                for mode in (("deletion", "insertion") if causal else ())}
+        rows.append({"method": method, **row, **aucs, "s / image": seconds})
+    if regressor_boxes is not None:
+        rows.append({"method": "box regressor (lesson 01)", **box_row(regressor_boxes, boxes)})
+    return rows
+
+
+def _weighted_layers(module):
+    return [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def cascading_randomization(model, groups=None, seed=0):
+    """Copies of ``model`` with more and more of its layers re-initialised, from the output down.
+
+    ``groups`` names the parts re-initialised together at each step, from the top
+    (dotted module names, e.g. ``["classifier", "conv_head", "blocks.6"]``); by
+    default every convolution and linear layer is its own step. Each step resets
+    the convolutions and linear layers of its group to PyTorch's default random
+    initialisation (batch-norm layers keep their statistics) on top of the steps
+    before it, as in Adebayo et al.'s cascading test.
+
+    Yields ``(name of the group just randomised, model copy in eval mode)``; the
+    first item is ``("none", copy of the trained model)``. ``model`` is not changed.
+    """
+    named = dict(model.named_modules())
+    if groups is None:
+        names = [name for name, m in named.items() if isinstance(m, (nn.Conv2d, nn.Linear))][::-1]
+    else:
+        names = list(groups)
+        missing = [name for name in names if name not in named]
+        if missing:
+            raise ValueError(f"no module named {missing[0]!r} in the model")
+        if not all(_weighted_layers(named[name]) for name in names):
+            raise ValueError("every group must hold at least one convolution or linear layer")
+    randomized = copy.deepcopy(model).eval()
+    parts = dict(randomized.named_modules())
+    yield "none", copy.deepcopy(randomized)
+    for step, name in enumerate(names):
+        with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+            torch.manual_seed(seed + step)
+            for layer in _weighted_layers(parts[name]):
+                layer.reset_parameters()
+        yield name, copy.deepcopy(randomized)
+
+
+def _average_ranks(values):
+    """Ranks 0..P-1 of each row of ``values`` (N, P), ties sharing the mean of their ranks."""
+    rows = []
+    for row in values:
+        _, inverse, counts = torch.unique(row, sorted=True, return_inverse=True, return_counts=True)
+        ends = counts.cumsum(0).double()
+        rows.append(((2 * ends - counts.double() - 1) / 2)[inverse])
+    return torch.stack(rows)
+
+
+def rank_correlation(maps_a, maps_b):
+    """Spearman's rank correlation of each pair of maps (N, H, W), (N,): the Pearson correlation of their ranks.
+
+    Tied values (a ReLU'd map's zeros) share their mean rank. A constant map (a
+    Grad-CAM whose ReLU removed everything) ranks no pixel above another: its
+    correlation with any map is 0.
+    """
+    if maps_a.shape != maps_b.shape or maps_a.dim() != 3:
+        raise ValueError(f"need two stacks of maps of one shape (N, H, W), got {tuple(maps_a.shape)} and "
+                         f"{tuple(maps_b.shape)}")
+    a, b = (_average_ranks(m.flatten(1).detach().cpu()) for m in (maps_a, maps_b))
+    a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
+    norms = a.norm(dim=1) * b.norm(dim=1)
+    return torch.where(norms > 0, (a * b).sum(dim=1) / norms.clamp(min=1e-300), 0.0).float()
