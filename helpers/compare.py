@@ -105,12 +105,12 @@ def score(model, images, boxes, masks, explained, *, regressor_boxes=None, causa
           progress=True):
     """The comparison table: one row per method of ``explained`` (from :func:`explain_all`).
 
-    Each row: MaxBoxAcc (and its tau), MaxBoxAccV2, PxAP, pointing game
-    (:func:`helpers.metrics.localization_row` against ``boxes`` and ``masks``; without
-    ``masks``, as for the photos, no PxAP), the
-    mean deletion and insertion AUC (:func:`helpers.metrics.causal_curves`, ``step``
-    pixels per point; left out if not ``causal``) and seconds per image. ``regressor_boxes`` (N, 4), if given,
-    adds the row of a box regressor (:func:`helpers.metrics.box_row`), which has no map.
+    Each row: MaxBoxAcc (and its tau), MaxBoxAccV2, PxAP and the pointing game
+    (:func:`helpers.metrics.localization_row` against ``boxes`` and ``masks``; with
+    ``masks=None``, as for the photos, no PxAP), the mean deletion and insertion AUC
+    (:func:`helpers.metrics.causal_curves`, ``step`` pixels per point; left out unless
+    ``causal``) and seconds per image. ``regressor_boxes`` (N, 4), if given, adds the
+    row of a box regressor (:func:`helpers.metrics.box_row`), which has no map.
     """
     rows = []
     for method, (maps, seconds) in tqdm(explained.items(), desc="scoring", disable=not progress):
