@@ -162,6 +162,38 @@ def cascading_randomization(model, groups=None, seed=0):
         yield name, copy.deepcopy(randomized)
 
 
+class Randomization(NamedTuple):
+    """What the cascading randomisation test found, stage by stage ("none" first: the trained model)."""
+
+    stages: list  #: the group re-initialised at each stage, from :func:`cascading_randomization`
+    correlations: dict  #: {method: [mean rank correlation with the trained model's maps, per stage]}
+    maps: dict  #: {method: [(N, H, W) maps, per stage]}
+
+
+def randomization_test(model, images, classes, methods=METHODS, *, groups=None, seed=0, progress=True, **options):
+    """Adebayo et al.'s cascading test: each method's maps at every stage of :func:`cascading_randomization`
+    and their mean :func:`rank_correlation` with the trained model's maps (made once with ``seed``).
+
+    RISE is random, so it draws new masks at each stage (seed ``seed + 1 + stage``): with
+    shared masks a network whose score hardly changes still gives the sum of the same masks,
+    and that shared sampling noise would pass for resemblance. Its "none" stage is then its
+    own reproducibility, the level to fall from. ``options`` go to :func:`explain`.
+    """
+    reference = explain_all(model, images, classes, methods, progress=False, seed=seed, **options)
+    stages, correlations, maps = [], {m: [] for m in methods}, {m: [] for m in methods}
+    total = (len(groups) if groups is not None else len(_weighted_layers(model))) + 1
+    cascade = cascading_randomization(model, groups=groups, seed=seed)
+    for stage, (name, randomized) in enumerate(tqdm(cascade, total=total, desc="randomisation",
+                                                    disable=not progress)):
+        stages.append(name)
+        for method in methods:
+            draw = seed + 1 + stage if method == "RISE" else seed
+            found = explain_all(randomized, images, classes, [method], progress=False, seed=draw, **options)[method]
+            correlations[method].append(rank_correlation(reference[method].maps, found.maps).mean().item())
+            maps[method].append(found.maps)
+    return Randomization(stages, correlations, maps)
+
+
 def _average_ranks(values):
     """Ranks 0..P-1 of each row of ``values`` (N, P), ties sharing the mean of their ranks."""
     rows = []

@@ -276,26 +276,33 @@ def rank_rows(rows, metric):
     return sorted(scored, key=lambda pair: pair[1], reverse=metric not in LOWER_IS_BETTER)
 
 
+def draw_map_with_box(ax, image, heatmap, tau, true_box=None, alpha=0.5, normalization=None):
+    """``heatmap`` (H, W) over the image, the map's box at ``tau`` x its maximum magenta (the CAM paper's box:
+    largest connected region) and the true box white if given; returns the box's IoU with it (or None)."""
+    box = box_from_heatmap(heatmap.detach()[None], tau)[0]
+    draw_heatmap(ax, image, heatmap, alpha=alpha, normalization=normalization)
+    if true_box is not None:
+        draw_box(ax, true_box)
+    draw_box(ax, box, PREDICTION_COLOUR)
+    return None if true_box is None else float(iou(box, true_box))
+
+
 def show_method_grid(images, maps, true_boxes=None, tau=0.5, normalization=None, cell=2.5,
                      title="The same images under every method"):
     """One row per method of ``maps`` {method: (N, H, W)}, one column per image.
 
-    Each panel: the map over the image, the true box white and the map's box at
-    ``tau`` x its maximum magenta, with that box's IoU in the title (if boxes are given).
+    Each panel (:func:`draw_map_with_box`): the map over the image, the map's box at
+    ``tau`` x its maximum magenta, and the true box white with the IoU in the title if given.
     """
     count = images.shape[0]
     fig, axes = plt.subplots(len(maps), count, figsize=(cell * count, (cell + 0.35) * len(maps) + 0.6),
                              squeeze=False, layout="constrained")
     for row, (method, stack) in zip(axes, maps.items()):
-        boxes = box_from_heatmap(stack.detach().float().cpu(), tau)
         for index, ax in enumerate(row):
-            draw_heatmap(ax, images[index], stack[index], normalization=normalization)
+            truth = None if true_boxes is None else true_boxes[index]
+            overlap = draw_map_with_box(ax, images[index], stack[index], tau, truth, normalization=normalization)
             label = method if index == 0 else ""
-            if true_boxes is not None:
-                draw_box(ax, true_boxes[index])
-                draw_box(ax, boxes[index], PREDICTION_COLOUR)
-                label = f"{label}  IoU {float(iou(boxes[index], true_boxes[index])):.2f}".strip()
-            ax.set_title(label, fontsize=10, loc="left")
+            ax.set_title(label if overlap is None else f"{label}  IoU {overlap:.2f}".strip(), fontsize=10, loc="left")
     fig.suptitle(title)
     return fig
 

@@ -12,7 +12,7 @@ import torch
 from IPython.display import display
 
 from .augmented import LAMBDA_PER_VIEW, Augmentations, super_resolve
-from .boxes import box_from_heatmap, iou, threshold_heatmaps
+from .boxes import iou, threshold_heatmaps
 from .cam import upsample
 from .data import SHAPE_CLASSES, make_shapes
 from .gradcam import grad_cam
@@ -22,7 +22,7 @@ from .viz import (
     PREDICTION_COLOUR,
     as_jpeg,
     draw_box,
-    draw_heatmap,
+    draw_map_with_box,
     draw_mask_outline,
     draw_prediction,
     draw_probabilities,
@@ -154,13 +154,8 @@ def draw_map_frame(image, heatmap, tau, title, true_box=None, grid=None, alpha=0
     on its own ``grid`` (h, w) if given (each cell a visible square), else the map
     itself, with the kept region outlined in white.
     """
-    box = box_from_heatmap(heatmap[None], tau)[0]
-    overlap = None if true_box is None else float(iou(box, true_box))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.6), layout="constrained")
-    draw_heatmap(left, image, heatmap, alpha=alpha, normalization=normalization)
-    if true_box is not None:
-        draw_box(left, true_box)
-    draw_box(left, box, PREDICTION_COLOUR)
+    overlap = draw_map_with_box(left, image, heatmap, tau, true_box, alpha=alpha, normalization=normalization)
     left.set_title(title if overlap is None else f"{title}, IoU {overlap:.2f}")
     height, width = heatmap.shape
     shown = heatmap if grid is None else grid
@@ -356,11 +351,8 @@ def draw_comparison_frame(images, maps, true_boxes, rows, index, tau, metric, no
     axes = top.subplots(1, panels, squeeze=False)[0]
     overlaps = {}
     for ax, (method, stack) in zip(axes, maps.items()):
-        box = box_from_heatmap(stack[index][None], tau)[0]
-        overlaps[method] = float(iou(box, true_boxes[index]))
-        draw_heatmap(ax, images[index], stack[index], normalization=normalization)
-        draw_box(ax, true_boxes[index])
-        draw_box(ax, box, PREDICTION_COLOUR)
+        overlaps[method] = draw_map_with_box(ax, images[index], stack[index], tau, true_boxes[index],
+                                             normalization=normalization)
     for ax, (method, predicted) in zip(axes[len(maps):], (boxes or {}).items()):
         overlaps[method] = float(iou(predicted[index], true_boxes[index]))
         ax.imshow(to_image(images[index], normalization))

@@ -13,6 +13,7 @@ from helpers.compare import (
     cascading_randomization,
     explain,
     explain_all,
+    randomization_test,
     rank_correlation,
     score,
 )
@@ -168,3 +169,17 @@ def test_rank_correlation_is_spearmans_with_ties():
     assert rank_correlation(a, flat).tolist() == [0.0] * 3 and rank_correlation(flat, flat).tolist() == [0.0] * 3
     with pytest.raises(ValueError, match="one shape"):
         rank_correlation(a, b[:2])
+
+
+def test_randomization_test_compares_every_stage_with_the_trained_maps(model, shapes):
+    found = randomization_test(model, shapes.images[:3], shapes.labels[:3], ("CAM", "random", "RISE"), masks=64,
+                               progress=False)
+    assert found.stages[0] == "none" and len(found.stages) == 8
+    assert found.correlations["CAM"][0] == pytest.approx(1) and found.correlations["CAM"][1] < 0.9
+    assert found.correlations["random"] == pytest.approx([1.0] * 8)  # it ignores the model
+    # RISE draws other masks at each stage: its "none" stage is its reproducibility, not 1
+    own = rank_correlation(explain("RISE", model, shapes.images[:3], shapes.labels[:3], masks=64, seed=0),
+                           explain("RISE", model, shapes.images[:3], shapes.labels[:3], masks=64, seed=1))
+    assert found.correlations["RISE"][0] == pytest.approx(own.mean().item(), abs=1e-6)
+    assert found.correlations["RISE"][0] < 0.99
+    assert torch.equal(found.maps["CAM"][0], explain("CAM", model, shapes.images[:3], shapes.labels[:3]))
