@@ -26,7 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .augmented import augmented_grad_cam
-from .cam import cam, upsample
+from .cam import cam, check_images, upsample
 from .data import check_int
 from .gradcam import grad_cam
 from .metrics import box_row, causal_curves, centre_baseline, localization_row, normalize_maps
@@ -46,13 +46,14 @@ class Timed(NamedTuple):
 def explain(method, model, images, classes, *, layer=None, views=32, resolution=None, masks=1000, seed=0):
     """The maps (B, H, W) in [0, 1] of one of :data:`METHODS` for ``images`` (B, C, H, W) and ``classes`` (B,).
 
-    ``layer`` is Grad-CAM's and Augmented Grad-CAM's layer (``None``: the last
-    convolution), ``views`` and ``resolution`` Augmented Grad-CAM's number of
+    ``layer`` is Grad-CAM's and Augmented Grad-CAM's layer (``None``: the map the
+    classifier head reads), ``views`` and ``resolution`` Augmented Grad-CAM's number of
     copies L and solver grid, ``masks`` RISE's N; ``seed`` draws the warps, the
     masks and the random map. Each method runs with the defaults of its lesson otherwise.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_images(model, images)  # also for the maps that ignore the model: the same inputs for every method
     size = images.shape[-2:]
     column = torch.as_tensor(classes, device=images.device).view(-1, 1)
     if method == "CAM":

@@ -12,12 +12,19 @@ whose removal would raise the score. On a GAP + linear network, with A the poole
 features, ``alpha_k^c = w_k^c / Z`` and so ``L^c = ReLU(M_c) / Z`` exactly (the CAM
 of :mod:`helpers.cam`).
 
+The layer, by default, is the feature map the classifier head reads, at the
+outermost module that makes it (:func:`helpers.layers.find_head`: VGG's ReLU after
+the last convolution, ResNet's ``layer4``, DenseNet's ``features``), not the last
+``nn.Conv2d``, which in most networks is one branch or one sub-layer of a block.
+
 How it runs: one forward pass, without autograd up to the layer; there a forward
-hook replaces the layer's output by a detached copy that requires grad and turns
-autograd on for the rest of the network; the class scores are
-differentiated with ``torch.autograd.grad`` with respect to that copy only, so the
-backward pass stops at the layer and never reaches the parameters (their
-``.grad`` stay untouched). Several classes per image are differentiated in one
+hook keeps a private copy ``A`` of the layer's output that requires grad, hands the
+rest of the network a clone of it (so whatever the network does in place
+afterwards, an in-place ReLU or a ``+=`` residual sum, changes neither ``A`` nor
+the leaf that is differentiated) and turns autograd on for the rest of the network;
+the class scores are differentiated with ``torch.autograd.grad`` with respect to
+``A`` only, so the backward pass stops at the layer and never reaches the
+parameters (their ``.grad`` stay untouched). Several classes per image are differentiated in one
 batched backward pass (``is_grads_batched``). The hook is removed in a ``finally``
 block. Explained in 04_gradcam.
 """
@@ -28,7 +35,7 @@ import torch
 from torch import nn
 
 from .cam import check_classes, check_images
-from .models import find_last_conv
+from .layers import default_layer
 
 
 class GradCam(NamedTuple):
@@ -41,17 +48,21 @@ class GradCam(NamedTuple):
     classes: torch.Tensor  #: (B, K): the class index of each map
 
 
-def resolve_layer(model, layer=None):
+def resolve_layer(model, layer=None, images=None):
     """The module of ``model`` whose output Grad-CAM explains: a module, a dotted name, or ``None``.
 
-    ``None`` picks the last ``nn.Conv2d`` (:func:`helpers.models.find_last_conv`).
+    ``None`` picks the feature map the classifier head reads for images shaped like
+    ``images`` (:func:`helpers.layers.default_layer`).
 
     Raises:
-        ValueError: the name or the module is not part of ``model``.
+        ValueError: the name or the module is not part of ``model``; ``None`` without
+            images; a model without convolutional feature maps.
         TypeError: ``layer`` is neither a module, a string nor ``None``.
     """
     if layer is None:
-        layer = find_last_conv(model)
+        if images is None:
+            raise ValueError("the default layer depends on the input: pass images (or a layer)")
+        layer = default_layer(model, images)
     if isinstance(layer, str):
         try:
             return model.get_submodule(layer)
@@ -70,12 +81,12 @@ def _forward_to(model, images, layer):
 
     def swap(module, inputs, output):
         if not isinstance(output, torch.Tensor) or output.dim() != 4:
-            raise ValueError(f"the target layer must output (B, K, h, w) feature maps, got "
-                             f"{getattr(output, 'shape', type(output))}")
-        leaf = output.detach().requires_grad_(True)
+            raise ValueError(f"the target layer must output (B, K, h, w) feature maps (Grad-CAM here explains "
+                             f"convolutional feature maps), got {getattr(output, 'shape', type(output))}")
+        leaf = output.detach().clone().requires_grad_(True)  # A, as the layer made it: nothing else holds it
         captured.append(leaf)
         torch.set_grad_enabled(True)  # record the graph from the layer on
-        return leaf
+        return leaf.clone()  # what the network goes on with, free to change in place
 
     handle = layer.register_forward_hook(swap)
     try:
@@ -98,8 +109,9 @@ def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
         images: (B, C, H, W) float tensor on the model's device.
         classes: ``None`` (each image's predicted class), or class indices (B,) or (B, K).
         layer: the layer to explain: a module of ``model``, its dotted name, or
-            ``None`` for the last ``nn.Conv2d``. It must run once per forward pass
-            and output (B, K, h, w) maps.
+            ``None`` for the map the classifier head reads
+            (:func:`helpers.layers.default_layer`). It must run once per forward
+            pass and output (B, K, h, w) maps.
         counterfactual: negate the gradients (the map of evidence *against* the class).
 
     Returns:
@@ -112,7 +124,7 @@ def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
         TypeError: non-float images or non-integer classes.
     """
     check_images(model, images)
-    target = resolve_layer(model, layer)
+    target = resolve_layer(model, layer, images)
     activations, logits = _forward_to(model, images, target)
     if classes is None:  # each image's predicted class
         index = logits.detach().argmax(dim=1, keepdim=True)

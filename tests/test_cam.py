@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-from helpers.cam import cam, gap_and_linear, upsample
+from helpers.cam import cam, linear_head, upsample
 from helpers.device import set_seed
 from helpers.models import FlattenNet, GapNet
 
@@ -86,16 +86,78 @@ def test_upsample_to_the_input_size(gap_net):
         upsample(maps[0], 64)
 
 
-def test_models_without_a_gap_linear_head_are_refused():
+class FunctionalHead(nn.Module):
+    """conv -> ReLU (functional, in place or not) -> x.mean((2, 3)) -> Dropout -> Linear -> Dropout -> Linear."""
+
+    def __init__(self, inplace):
+        super().__init__()
+        self.inplace = inplace
+        self.conv = nn.Conv2d(3, 5, 3)
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(5, 4), nn.Dropout(0.2), nn.Linear(4, 3))
+
+    def forward(self, images):
+        features = torch.nn.functional.relu(self.conv(images), inplace=self.inplace)
+        return self.head(features.mean((2, 3)))
+
+
+@pytest.mark.parametrize("inplace", [True, False])
+def test_functional_pooling_a_relu_before_it_and_stacked_linear_layers(inplace):
     set_seed(0)
-    with pytest.raises(ValueError, match="global average pooling"):
+    net = FunctionalHead(inplace).eval()
+    images = torch.rand(3, 3, 12, 12)
+    result = cam(net, images, torch.tensor([0, 2, 1]))
+    first, second = net.head[1], net.head[3]
+    weight, bias = second.weight @ first.weight, second.weight @ first.bias + second.bias
+    features = torch.relu(net.conv(images))  # the map that is pooled: after the ReLU
+    expected = torch.einsum("bchw,bc->bhw", features, weight[[0, 2, 1]])
+    assert torch.allclose(result.maps[:, 0], expected, atol=1e-6)
+    assert torch.allclose(result.bias[:, 0], bias[[0, 2, 1]], atol=1e-6)
+    assert torch.allclose(result.maps.mean(dim=(2, 3)) + result.bias, result.logits.gather(1, result.classes),
+                          atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "head, match",
+    [
+        (nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 4), nn.Hardswish(), nn.Linear(4, 2)),
+         "after the map at '0', '4' \\(Hardswish\\) is not linear"),
+        (nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(4, 2)), "takes maxima, not means"),
+        (nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 2)), "pools to 2 x 2, not globally"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(4 * 14 * 14, 2)), "flattens a 14 x 14 map"),
+        (nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), "no nn.Linear runs after the map"),
+    ],
+)
+def test_heads_that_are_not_linear_in_the_mean_are_refused_by_name(head, match):
+    set_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), *head).eval()
+    with pytest.raises(ValueError, match=match) as error:
+        cam(net, torch.rand(1, 3, 16, 16))
+    assert "Grad-CAM" in str(error.value)
+
+
+def test_the_lesson_networks_without_a_gap_head_are_refused():
+    set_seed(0)
+    with pytest.raises(ValueError, match="'head.0' \\(Flatten\\) flattens a 16 x 16 map"):
         cam(FlattenNet(6, width=2).eval(), torch.rand(1, 3, 64, 64))
-    extra = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 4), nn.ReLU(),
-                          nn.Linear(4, 2)).eval()
-    with pytest.raises(ValueError, match="not a GAP \\+ linear head|not a linear function"):
-        cam(extra, torch.rand(1, 3, 16, 16))
-    with pytest.raises(ValueError, match="global average pooling"):
-        gap_and_linear(nn.Sequential(nn.Conv2d(3, 2, 1)))
+
+
+def test_a_head_that_does_not_read_the_mean_is_caught_numerically():
+    class Scaled(nn.Module):  # pools with a functional sum: affine in the mean, but not the mean the weights see
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = nn.Conv2d(3, 4, 3), nn.Linear(4, 2)
+
+        def forward(self, images):
+            return self.fc(self.conv(images).sum((2, 3)))
+
+    with pytest.raises(ValueError, match="does not read the spatial mean"):
+        cam(Scaled().eval(), torch.rand(2, 3, 10, 10))
+
+
+def test_linear_head_of_the_imagenet_model(imagenet, photos):
+    layer, weight, bias, first = linear_head(imagenet.model, photos.images[:1])
+    assert layer == "bn2" and first is imagenet.model.classifier
+    assert torch.equal(weight, imagenet.model.classifier.weight) and torch.equal(bias, imagenet.model.classifier.bias)
 
 
 @pytest.mark.parametrize(
@@ -124,13 +186,12 @@ def test_train_mode_is_refused(gap_net):
 
 
 def test_no_hook_is_left_behind(gap_net):
-    pool, _ = gap_and_linear(gap_net)
     cam(gap_net, torch.rand(1, 3, 32, 32))
     with pytest.raises(ValueError):
         cam(gap_net, torch.rand(1, 3, 32, 32), torch.tensor([9]))
-    with pytest.raises(RuntimeError):  # raised inside the model, while the hook is on
+    with pytest.raises(RuntimeError):  # raised inside the model, while the hooks are on
         cam(gap_net, torch.rand(1, 5, 32, 32))
-    assert not pool._forward_hooks
+    assert not any(module._forward_hooks or module._forward_pre_hooks for module in gap_net.modules())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -61,12 +61,69 @@ def test_batched_classes_equal_single_calls(resnet):
             assert torch.allclose(batched.raw[b, k], single.raw[0, 0], atol=1e-5 * single.raw.abs().max() + 1e-9)
 
 
-def test_default_class_is_the_prediction_and_default_layer_the_last_conv(resnet):
+def test_default_class_is_the_prediction_and_default_layer_the_map_the_head_reads(resnet, gap_net):
     images = torch.rand(2, 3, 64, 64)
     result = grad_cam(resnet, images)
     assert torch.equal(result.classes[:, 0], resnet(images).argmax(dim=1))
-    assert result.maps.shape == (2, 1, 2, 2)  # layer4.1.conv2 of a 64 x 64 image
-    assert resolve_layer(resnet) is resnet.layer4[1].conv2
+    assert result.maps.shape == (2, 1, 2, 2)  # layer4 of a 64 x 64 image
+    assert torch.equal(result.raw, grad_cam(resnet, images, layer="layer4").raw)
+    assert resolve_layer(resnet, images=images) is resnet.layer4
+    assert resolve_layer(gap_net, images=images) is gap_net.backbone
+    with pytest.raises(ValueError, match="pass images"):
+        resolve_layer(resnet)
+
+
+def test_default_is_the_identity_with_cam_on_the_imagenet_model(imagenet, photos):
+    images, classes = photos.images[:2], torch.tensor([285, 967])
+    grad, reference = grad_cam(imagenet.model, images, classes), cam(imagenet.model, images, classes)
+    scale = reference.maps.abs().max()
+    assert torch.allclose(grad.raw, reference.maps / 49, atol=1e-5 * scale)  # bn2's 7 x 7 map: Z = 49
+
+
+class Tiny(nn.Module):
+    """conv -> ReLU -> conv (the layer) -> [ReLU] -> [residual sum] -> GAP -> linear, in place or not."""
+
+    def __init__(self, inplace, residual):
+        super().__init__()
+        self.inplace, self.residual = inplace, residual
+        self.stem, self.layer, self.fc = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.Linear(4, 3)
+        self.relu = nn.ReLU(inplace=inplace)
+
+    def forward(self, images):
+        x = torch.relu(self.stem(images))
+        out = self.layer(x)
+        if self.residual:
+            if self.inplace:
+                out += x
+            else:
+                out = out + x
+        return self.fc(self.relu(out).mean((2, 3)))
+
+
+@pytest.mark.parametrize("residual", [False, True], ids=["relu", "residual sum and relu"])
+def test_in_place_operations_after_the_layer_give_the_same_maps(residual):
+    set_seed(0)
+    plain = Tiny(inplace=False, residual=residual).eval()
+    in_place = Tiny(inplace=True, residual=residual).eval()
+    in_place.load_state_dict(plain.state_dict())
+    images, classes = torch.rand(3, 3, 10, 10) - 0.5, torch.tensor([[0, 2], [1, 1], [2, 0]])
+    expected = grad_cam(plain, images, classes, layer="layer")
+    result = grad_cam(in_place, images, classes, layer="layer")
+    with torch.no_grad():
+        activations = plain.layer(torch.relu(plain.stem(images)))
+    assert (activations < 0).any()  # the ReLU after the layer has something to change
+    assert torch.allclose(result.raw, expected.raw, atol=1e-6) and torch.allclose(result.weights, expected.weights)
+    # the paper's map by hand: A as the layer made it, gradients of the logit by full autograd
+    a = activations.detach().requires_grad_(True)
+    x = torch.relu(plain.stem(images)).detach()
+    out = a + x if residual else a
+    logits = plain.fc(torch.relu(out).mean((2, 3)))
+    by_hand = []
+    for k in range(2):
+        (grad,) = torch.autograd.grad(logits.gather(1, classes[:, k:k + 1]).sum(), a, retain_graph=True)
+        by_hand.append(torch.einsum("bc,bchw->bhw", grad.mean((2, 3)), a.detach()))
+    assert torch.allclose(result.raw, torch.stack(by_hand, 1), atol=1e-6)
+    assert all(p.grad is None for p in in_place.parameters()) and hooks_of(in_place) == 0
 
 
 def test_parameters_get_no_gradient_and_input_grad_is_untouched(resnet):
@@ -83,6 +140,7 @@ def test_works_on_the_flatten_network_where_cam_cannot():
     assert result.maps.shape == (2, 1, 16, 16) and (result.maps >= 0).all()
     with pytest.raises(ValueError, match="global average pooling"):
         cam(net, torch.rand(1, 3, 64, 64))
+    assert grad_cam(net, torch.rand(1, 3, 64, 64)).maps.shape == (1, 1, 16, 16)  # default: the backbone's map
 
 
 def test_frozen_parameters_still_give_maps(gap_net):
@@ -104,6 +162,9 @@ def test_frozen_parameters_still_give_maps(gap_net):
     (torch.rand(1, 3, 32, 32), None, nn.Conv2d(3, 3, 1), ValueError, "not part of"),
     (torch.rand(1, 3, 32, 32), None, 3, TypeError, "layer must be"),
     (torch.rand(1, 3, 32, 32), None, "classifier", ValueError, "feature maps"),
+    (torch.rand(2, 3, 32, 32).index_put_((torch.tensor([1]),), torch.tensor(float("nan"))), None, None, ValueError,
+     "1 of the 2 images hold NaN or infinite"),
+    (torch.full((3, 3, 32, 32), float("inf")), None, "backbone", ValueError, "3 of the 3 images hold NaN or infinite"),
 ])
 def test_bad_input(gap_net, images, classes, layer, error, match):
     with pytest.raises(error, match=match):
