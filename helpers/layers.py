@@ -22,7 +22,8 @@ The rule, read off one forward pass of one image with a hook on every module:
    conv5_3), ResNet's ``layer4``, DenseNet's ``features``, GoogLeNet's
    ``inception5b`` (the concatenation of all branches), timm's EfficientNet ``bn2``
    (batch norm and activation after ``conv_head``). A module that runs more than
-   once per pass is passed over for the last one that runs once.
+   once per pass is passed over for the last one that runs once; if only such
+   modules make the map (a ReLU module used twice), the map they were given is taken.
 4. Layers over token sequences (3-D inputs) after that map mean the head does not
    read a convolutional feature map (a vision transformer: its patch embedding is
    the last 4-D map): refused.
@@ -119,10 +120,17 @@ def _find(model, image):
     if not made:
         raise ValueError(f"no layer of {type(model).__name__} outputs a (B, K, h, w) feature map: Grad-CAM and CAM "
                          f"here explain the feature maps of convolutional networks")
-    target = made[-1].output
-    runs = Counter(call.name for call in calls)
-    makers = [call for call in made if call.output is target]
-    chosen = ([call for call in makers if runs[call.name] == 1] or makers)[-1]
+    target, runs = made[-1].output, Counter(call.name for call in calls)
+    while True:  # a module that runs several times per pass cannot be hooked for one map: step back to its input
+        makers = [call for call in made if call.output is target]
+        once = [call for call in makers if runs[call.name] == 1]
+        if once:
+            chosen = once[-1]
+            break
+        target = makers[-1].input
+        if not any(call.output is target for call in made):
+            raise ValueError(f"the map the head of {type(model).__name__} reads is made by {makers[-1].name!r}, which "
+                             f"runs {runs[makers[-1].name]} times per forward pass: pass layer= to choose a layer")
     later = sorted((call for call in calls if call.start > chosen.end and not any(True for _ in call.module.children())),
                    key=lambda call: call.start)
     steps = tuple(Step(call.name, type(call.module).__name__,
