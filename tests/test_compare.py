@@ -34,6 +34,24 @@ def shapes():
     return type(test)(*(field[:6] for field in test))
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_images_are_refused_by_every_method(model, shapes, value):
+    from helpers.augmented import augmented_grad_cam
+    from helpers.gradcam import grad_cam
+    from helpers.rise import rise
+
+    images = shapes.images.clone()
+    images[1, 0, 5, 7] = value
+    images[4, 2] = value
+    message = "2 of the 6 images hold NaN or infinite values"
+    calls = [lambda: cam(model, images), lambda: grad_cam(model, images), lambda: rise(model, images, masks=8),
+             lambda: augmented_grad_cam(model, images, views=2, progress=False)]
+    calls += [lambda method=method: explain(method, model, images, shapes.labels) for method in METHODS]
+    for call in calls:
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_gives_one_normalised_map_per_image_at_the_image_size(model, shapes, method):
     maps = explain(method, model, shapes.images, shapes.labels, views=4, masks=64)

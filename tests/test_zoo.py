@@ -170,3 +170,15 @@ def test_vision_transformers_are_refused_with_a_clear_error(name):
         with pytest.raises(ValueError, match="sequences of tokens .* convolutional feature maps"):
             method(model, image)
     assert hooks_of(model) == 0
+
+
+@pytest.mark.parametrize("name, layer", [("resnet18", "layer4.1.bn2"), ("resnet18", "layer4.1.conv2"),
+                                         ("densenet121", "features.norm5"), ("vgg16", "features.28")])
+def test_explicit_layers_followed_by_in_place_operations(name, layer):
+    model = build(name)
+    images, classes = images_for(name, 1), torch.tensor([3])
+    ours = grad_cam(model, images, classes, layer=layer)  # bn2: a += residual sum follows; features.28: an in-place ReLU
+    theirs = torchcam_raw(model, layer, images, classes)
+    scale = float(ours.raw.abs().max())
+    assert scale > 0 and torch.allclose(ours.maps[:, 0], theirs, atol=1e-5 * scale)
+    assert all(p.grad is None for p in model.parameters()) and hooks_of(model) == 0
