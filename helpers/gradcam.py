@@ -101,27 +101,20 @@ def _forward_to(model, images, layer):
     return captured[0], logits
 
 
-def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
-    """Grad-CAM maps of ``images`` (B, C, H, W) for one or several classes per image, in one forward pass.
+class Gradients(NamedTuple):
+    """The target layer's activations and the gradients of the requested logits with respect to them."""
 
-    Args:
-        model: a classifier returning logits (B, classes), in eval mode.
-        images: (B, C, H, W) float tensor on the model's device.
-        classes: ``None`` (each image's predicted class), or class indices (B,) or (B, K).
-        layer: the layer to explain: a module of ``model``, its dotted name, or
-            ``None`` for the map the classifier head reads
-            (:func:`helpers.layers.default_layer`). It must run once per forward
-            pass and output (B, K, h, w) maps.
-        counterfactual: negate the gradients (the map of evidence *against* the class).
+    activations: torch.Tensor  #: (B, channels, h, w): A, as the layer made it, detached
+    grads: torch.Tensor  #: (B, K, channels, h, w): d y^c / d A for each requested class
+    logits: torch.Tensor  #: (B, classes): the model's output, detached
+    classes: torch.Tensor  #: (B, K): the class index of each gradient
 
-    Returns:
-        :class:`GradCam`; ``maps`` are (B, K, h, w) on the layer's grid (see
-        :func:`helpers.cam.upsample`), on the images' device, detached.
 
-    Raises:
-        ValueError: wrong shapes, class indices out of range, a layer not in the
-            model or not producing feature maps, or a model in train mode.
-        TypeError: non-float images or non-integer classes.
+def class_gradients(model, images, classes=None, layer=None):
+    """``d y^c / d A`` at the layer for each requested class: one forward pass, one (batched) backward pass.
+
+    Arguments as :func:`grad_cam`; the backward pass stops at the layer and leaves
+    the parameters' ``.grad`` untouched.
     """
     check_images(model, images)
     target = resolve_layer(model, layer, images)
@@ -142,8 +135,53 @@ def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
         selector = torch.eye(count, device=scores.device, dtype=scores.dtype).unsqueeze(1).expand(count, *scores.shape)
         (grads,) = torch.autograd.grad(scores, activations, grad_outputs=selector, is_grads_batched=True)
         grads = grads.transpose(0, 1)  # (B, K, channels, h, w)
-    weights = grads.mean(dim=(3, 4))
+    return Gradients(activations.detach(), grads, logits.detach(), index)
+
+
+def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
+    """Grad-CAM maps of ``images`` (B, C, H, W) for one or several classes per image, in one forward pass.
+
+    Args:
+        model: a classifier returning logits (B, classes), in eval mode.
+        images: (B, C, H, W) float tensor on the model's device.
+        classes: ``None`` (each image's predicted class), or class indices (B,) or (B, K).
+        layer: the layer to explain: a module of ``model``, its dotted name, or
+            ``None`` for the map the classifier head reads
+            (:func:`helpers.layers.default_layer`). It must run once per forward
+            pass and output (B, K, h, w) maps.
+        counterfactual: negate the gradients (the map of evidence *against* the class).
+
+    Returns:
+        :class:`GradCam`; ``maps`` are (B, K, h, w) on the layer's grid (see
+        :func:`helpers.cam.upsample`), on the images' device, detached.
+
+    Raises:
+        ValueError: wrong shapes, class indices out of range, a layer not in the
+            model or not producing feature maps, a model in train mode, or images
+            holding NaN or infinity.
+        TypeError: non-float images or non-integer classes.
+    """
+    result = class_gradients(model, images, classes, layer)
+    weights = result.grads.mean(dim=(3, 4))
     if counterfactual:
         weights = -weights
-    raw = torch.einsum("bkc,bchw->bkhw", weights, activations.detach())
-    return GradCam(raw.clamp(min=0), raw, weights, logits.detach(), index)
+    raw = torch.einsum("bkc,bchw->bkhw", weights, result.activations)
+    return GradCam(raw.clamp(min=0), raw, weights, result.logits, result.classes)
+
+
+def contributions(model, images, classes=None, layer=None):
+    """Each cell's first-order share of the logit, without Grad-CAM's averaging over cells, (B, K, h, w), signed:
+
+        C^c_ij = sum_k (d y^c / d A^k_ij) A^k_ij.
+
+    Grad-CAM replaces the gradient at each cell by its mean over the Z cells, which
+    throws away where the head reads its evidence: for a head that weighs each
+    position on its own (a flattened, fully connected head), Grad-CAM's map follows
+    wherever the channels fire, but ``C`` shows which cells actually move the
+    score. Where the logit is a linear function of A without bias,
+    ``sum_ij C^c_ij = y^c``; on a GAP + linear network ``C = M_c / Z`` (CAM) and
+    Grad-CAM's raw map equals it. (Draelos & Carin, 2020, call the rectified
+    version HiResCAM.) Arguments as :func:`grad_cam`. Explained in 04_gradcam.
+    """
+    result = class_gradients(model, images, classes, layer)
+    return torch.einsum("bkchw,bchw->bkhw", result.grads, result.activations)

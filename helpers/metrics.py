@@ -177,6 +177,26 @@ def pointing_game(maps, boxes, tolerance=0.0):
     return (outside.norm(dim=-1) <= tolerance).any(dim=1).float().mean().item()
 
 
+def share_in_boxes(maps, boxes):
+    """Each map's share of its positive mass that lies in its ground-truth box(es), (N,).
+
+    ``share_n = sum_{p in boxes} max(m_n(p), 0) / sum_p max(m_n(p), 0)`` for maps
+    (N, H, W) that may be signed; a pixel is in a box when its centre is (as in
+    :func:`pointing_game`); a map with no positive value scores 0. Boxes (N, 4) or
+    (N, G, 4), ``xyxy`` on pixel edges. Used in 04_gradcam.
+    """
+    _check_maps(maps)
+    truth = _as_box_sets(boxes, maps.shape[0]).to(maps.device, maps.dtype)  # (N, G, 4)
+    ys = torch.arange(maps.shape[-2], device=maps.device, dtype=maps.dtype) + 0.5
+    xs = torch.arange(maps.shape[-1], device=maps.device, dtype=maps.dtype) + 0.5
+    rows = (truth[..., 1, None] <= ys) & (ys <= truth[..., 3, None])  # (N, G, H)
+    cols = (truth[..., 0, None] <= xs) & (xs <= truth[..., 2, None])  # (N, G, W)
+    inside = (rows[..., :, None] & cols[..., None, :]).any(dim=1)  # (N, H, W)
+    positive = maps.clamp(min=0)
+    total = positive.flatten(1).sum(dim=1)
+    return torch.where(total > 0, (positive * inside).flatten(1).sum(dim=1) / total.clamp(min=1e-30), 0.0)
+
+
 def localization_row(maps, boxes, masks, tau=None, progress=True):
     """One row of the lessons' localization tables, and the :class:`BoxScores` behind it.
 

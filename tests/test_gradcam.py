@@ -10,7 +10,7 @@ from torchvision.models import resnet18
 
 from helpers.cam import cam
 from helpers.device import set_seed
-from helpers.gradcam import grad_cam, resolve_layer
+from helpers.gradcam import contributions, grad_cam, resolve_layer
 from helpers.models import FlattenNet, GapNet
 
 
@@ -238,3 +238,27 @@ def test_on_the_gpu_everything_stays_there_and_matches_the_cpu(resnet):
     on_gpu = grad_cam(gpu_net.cuda(), images.cuda(), classes.cuda(), layer="layer4")
     assert on_gpu.maps.is_cuda and on_gpu.weights.is_cuda
     assert torch.allclose(on_gpu.raw.cpu(), on_cpu.raw, atol=1e-4 * on_cpu.raw.abs().max())
+
+
+def test_contributions_are_cam_over_z_on_a_gap_network(gap_net):
+    images, classes = torch.rand(3, 3, 32, 32), torch.tensor([[0, 5], [2, 2], [4, 1]])
+    cells = contributions(gap_net, images, classes, layer="backbone")
+    reference = cam(gap_net, images, classes)
+    z = reference.maps.shape[-1] * reference.maps.shape[-2]
+    scale = float(reference.maps.abs().max())
+    assert torch.allclose(cells, reference.maps / z, atol=1e-6 * scale)
+    assert torch.allclose(cells, grad_cam(gap_net, images, classes, layer="backbone").raw, atol=1e-6 * scale)
+
+
+def test_contributions_add_up_to_the_logit_of_a_linear_head_and_keep_positions():
+    set_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3, bias=False)).eval()
+    images = torch.rand(2, 3, 6, 6)
+    cells = contributions(net, images, torch.tensor([2, 0]), layer="1")
+    logits = net(images).detach()
+    assert torch.allclose(cells.sum(dim=(2, 3))[:, 0], logits[[0, 1], [2, 0]], atol=1e-5)
+    with torch.no_grad():  # by hand: the head's weight for each channel and cell times the activation there
+        activations = net[1](net[0](images))
+        weight = net[3].weight.view(3, 4, 6, 6)
+    assert torch.allclose(cells[0, 0], (weight[2] * activations[0]).sum(0), atol=1e-6)
+    assert not torch.allclose(cells[0, 0], grad_cam(net, images[:1], torch.tensor([2]), layer="1").raw[0, 0])

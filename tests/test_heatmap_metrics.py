@@ -157,3 +157,17 @@ def test_boxes_and_scores_of_gpu_maps_match_the_cpu():
     masks = maps > 0.5
     assert pxap(maps.cuda(), masks.cuda()) == pytest.approx(pxap(maps, masks), abs=1e-6)
     assert pointing_game(maps.cuda(), truth.cuda()) == pointing_game(maps, truth)
+
+
+def test_share_in_boxes_by_hand():
+    from helpers.metrics import share_in_boxes
+
+    maps = torch.zeros(3, 4, 4)
+    maps[0, 0, 0], maps[0, 3, 3] = 3.0, 1.0  # 3 of 4 inside the top-left 2 x 2 box
+    maps[1, 1, 1], maps[1, 2, 2] = -5.0, 2.0  # negative mass does not count: all positive mass outside
+    boxes = torch.tensor([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 4.0, 4.0]])  # map 2: all zero
+    assert torch.allclose(share_in_boxes(maps, boxes), torch.tensor([0.75, 0.0, 0.0]))
+    two = torch.tensor([[[0.0, 0.0, 1.0, 1.0], [3.0, 3.0, 4.0, 4.0]]]).expand(3, 2, 4)  # either box counts
+    assert torch.allclose(share_in_boxes(maps, two)[0], torch.tensor(1.0))
+    with pytest.raises(ValueError):
+        share_in_boxes(maps[0], boxes)
