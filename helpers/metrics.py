@@ -88,6 +88,21 @@ class BoxScores(NamedTuple):
         """``MaxBoxAcc = max_tau BoxAcc(tau, delta)`` with the largest component's box (CAM's protocol)."""
         return self.box_accuracy(delta).max().item()
 
+    def held_out(self, choose, delta=0.5):
+        """The honest version of MaxBoxAcc: tau chosen on the images ``choose`` (a boolean mask (N,)), scored on the rest.
+
+        MaxBoxAcc picks the best tau on the very images it scores, an oracle; Choe
+        et al. (2020) choose it on held-out images with boxes. Returns ``(tau, BoxAcc
+        at that tau on the other images)``.
+        """
+        choose = torch.as_tensor(choose, dtype=torch.bool, device=self.largest.device)
+        if choose.shape != self.largest.shape[1:] or bool(choose.all()) or not bool(choose.any()):
+            raise ValueError(f"choose must be a boolean mask of the {self.largest.shape[1]} images with both parts "
+                             f"non-empty")
+        hits = (self.largest >= delta).float()
+        best = hits[:, choose].mean(dim=1).argmax()
+        return self.taus[best].item(), hits[best, ~choose].mean().item()
+
     def max_box_acc_v2(self, deltas=(0.3, 0.5, 0.7)):
         """``MaxBoxAccV2``: the mean over ``deltas`` of ``max_tau BoxAcc``, every component's box a candidate."""
         return sum(self.box_accuracy(d, all_components=True).max().item() for d in deltas) / len(deltas)

@@ -171,3 +171,20 @@ def test_share_in_boxes_by_hand():
     assert torch.allclose(share_in_boxes(maps, two)[0], torch.tensor(1.0))
     with pytest.raises(ValueError):
         share_in_boxes(maps[0], boxes)
+
+
+def test_held_out_threshold_is_chosen_on_one_part_and_scored_on_the_other():
+    from helpers.metrics import BoxScores
+
+    taus = torch.tensor([0.1, 0.5, 0.9])
+    largest = torch.tensor([[0.9, 0.9, 0.1, 0.1],   # tau 0.1: right on images 0, 1
+                            [0.6, 0.0, 0.6, 0.6],   # tau 0.5: right on 0, 2, 3
+                            [0.0, 0.0, 0.0, 0.9]])  # tau 0.9: right on 3
+    scores = BoxScores(taus, largest, largest)
+    assert scores.max_box_acc() == 0.75  # the oracle: tau 0.5 on all four
+    tau, accuracy = scores.held_out(torch.tensor([True, True, False, False]))  # tau 0.1 wins on images 0, 1 (2 of 2)
+    assert tau == pytest.approx(0.1) and accuracy == 0.0  # ... and is wrong on images 2, 3
+    tau, accuracy = scores.held_out(torch.tensor([False, False, True, True]))
+    assert tau == pytest.approx(0.5) and accuracy == 0.5
+    with pytest.raises(ValueError, match="both parts"):
+        scores.held_out(torch.ones(4, dtype=torch.bool))
