@@ -4,7 +4,8 @@ One module per idea: ``device`` (where tensors live, seeding), ``data``
 (cluttered shapes, photos, ImageNet names), ``boxes`` (formats, IoU, GIoU,
 box losses), ``models`` (the lesson CNNs, the ImageNet model,
 ``find_last_conv``), ``train`` (the training loop and the classifier recipe), ``checkpoints`` (trained
-lesson models shipped under ``data/``), ``layers`` (the feature map a classifier's head reads: Grad-CAM's default
+lesson models shipped under ``data/``), ``seeds`` (experiments repeated over seeds, stored
+under ``data/seeds/``), ``layers`` (the feature map a classifier's head reads: Grad-CAM's default
 layer), ``cam`` (class activation maps), ``gradcam``
 (Grad-CAM), ``augmented`` (Augmented Grad-CAM), ``rise`` (RISE, from random masks), ``metrics`` (scores,
 localization measures, deletion and insertion), ``viz`` (figures) and ``widgets`` (sliders).
