@@ -122,7 +122,7 @@ def box_loss(predicted, target, kind="l2", beta=0.05):
 
     With ``d = predicted - target`` (four numbers per image):
 
-    - ``l2``: ``sum_i d_i^2`` (the lecture notes' squared L2 norm, OverFeat's choice);
+    - ``l2``: ``sum_i d_i^2`` (the square of the lecture notes' L2 distance);
     - ``smooth_l1``: ``sum_i s(d_i)`` with ``s(x) = 0.5 x^2 / beta`` for ``|x| < beta``
       and ``|x| - beta / 2`` beyond (Fast R-CNN): quadratic near the target, linear
       far from it, so big errors pull less hard;
@@ -234,3 +234,20 @@ def box_from_heatmap(maps, tau=0.2):
     boxes = torch.zeros(count, 4, device=maps.device)
     boxes[found] = parts.boxes[chosen[found]]
     return boxes.view(*lead, 4)
+
+
+def nearer_the_midpoint(predicted, pairs):
+    """Share of predicted boxes (N, 4) whose centre is nearer the midpoint of two objects' centres than either centre.
+
+    ``pairs`` (N, 2, 4) holds the two true boxes of each image; all boxes ``xyxy``. A
+    box that hedges between two objects has its centre near their midpoint; a box on
+    one of them, near that object's centre. Used in 01_localization_regression.
+    """
+    predicted, pairs = check_boxes(predicted), torch.as_tensor(pairs)
+    if pairs.dim() != 3 or pairs.shape[1:] != (2, 4) or pairs.shape[0] != predicted.shape[0]:
+        raise ValueError(f"pairs must have shape (N, 2, 4) with N = {predicted.shape[0]}, got {tuple(pairs.shape)}")
+    centres = (pairs[..., :2] + pairs[..., 2:]) / 2  # (N, 2, 2)
+    centre = (predicted[:, :2] + predicted[:, 2:]) / 2
+    to_midpoint = (centre - centres.mean(dim=1)).norm(dim=1)
+    to_nearest = (centre.unsqueeze(1) - centres).norm(dim=2).min(dim=1).values
+    return (to_midpoint < to_nearest).float().mean().item()

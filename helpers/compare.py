@@ -11,7 +11,8 @@ The model-parameter randomisation test (Adebayo et al., "Sanity Checks for
 Saliency Maps", NeurIPS 2018): re-initialise the network's layers one at a time
 from the output down (:func:`cascading_randomization`) and measure how much each
 map still resembles the trained model's map, by Spearman's rank correlation
-(:func:`rank_correlation`). A map that does not change when the weights are
+(:func:`rank_correlation`) and by their structural similarity
+(:func:`structural_similarity`). A map that does not change when the weights are
 destroyed cannot be explaining what the weights learned.
 
 Explained in 07_comparison.
@@ -22,6 +23,7 @@ import time
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -169,6 +171,8 @@ class Randomization(NamedTuple):
     stages: list  #: the group re-initialised at each stage, from :func:`cascading_randomization`
     correlations: dict  #: {method: [mean rank correlation with the trained model's maps, per stage]}
     maps: dict  #: {method: [(N, H, W) maps, per stage]}
+    per_image: dict  #: {method: (stages, N) rank correlation of each image's map with its trained map}
+    ssim: dict  #: {method: (stages, N) :func:`structural_similarity` of each map with its trained map}
 
 
 def randomization_test(model, images, classes, methods=METHODS, *, groups=None, seed=0, progress=True, **options):
@@ -181,7 +185,8 @@ def randomization_test(model, images, classes, methods=METHODS, *, groups=None, 
     own reproducibility, the level to fall from. ``options`` go to :func:`explain`.
     """
     reference = explain_all(model, images, classes, methods, progress=False, seed=seed, **options)
-    stages, correlations, maps = [], {m: [] for m in methods}, {m: [] for m in methods}
+    stages, maps = [], {m: [] for m in methods}
+    per_image, ssim = {m: [] for m in methods}, {m: [] for m in methods}
     total = (len(groups) if groups is not None else len(_weighted_layers(model))) + 1
     cascade = cascading_randomization(model, groups=groups, seed=seed)
     for stage, (name, randomized) in enumerate(tqdm(cascade, total=total, desc="randomisation",
@@ -190,9 +195,12 @@ def randomization_test(model, images, classes, methods=METHODS, *, groups=None, 
         for method in methods:
             draw = seed + 1 + stage if method == "RISE" else seed
             found = explain_all(randomized, images, classes, [method], progress=False, seed=draw, **options)[method]
-            correlations[method].append(rank_correlation(reference[method].maps, found.maps).mean().item())
+            per_image[method].append(rank_correlation(reference[method].maps, found.maps))
+            ssim[method].append(structural_similarity(reference[method].maps, found.maps))
             maps[method].append(found.maps)
-    return Randomization(stages, correlations, maps)
+    per_image = {m: torch.stack(values) for m, values in per_image.items()}
+    correlations = {m: values.mean(dim=1).tolist() for m, values in per_image.items()}
+    return Randomization(stages, correlations, maps, per_image, {m: torch.stack(v) for m, v in ssim.items()})
 
 
 def _average_ranks(values):
@@ -219,3 +227,31 @@ def rank_correlation(maps_a, maps_b):
     a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
     norms = a.norm(dim=1) * b.norm(dim=1)
     return torch.where(norms > 0, (a * b).sum(dim=1) / norms.clamp(min=1e-300), 0.0).float()
+
+
+def structural_similarity(maps_a, maps_b, sigma=1.5):
+    """Mean SSIM of each pair of maps (N, H, W) in [0, 1], (N,) (Wang et al., 2004; used by Adebayo et al., 2018).
+
+    ``SSIM = (2 mu_a mu_b + C1)(2 s_ab + C2) / ((mu_a^2 + mu_b^2 + C1)(s_a^2 + s_b^2 + C2))`` with
+    local means, variances and covariance under a Gaussian window (``sigma``, cut at 3.5
+    sigma), ``C1 = 0.01^2`` and ``C2 = 0.03^2`` (data range 1), averaged over the
+    positions whose window lies inside the map: scikit-image's ``structural_similarity``
+    with ``gaussian_weights=True, use_sample_covariance=False, data_range=1``. Unlike a
+    rank correlation it compares local structure (edges, blobs), and it is 1 only for
+    equal maps.
+    """
+    if maps_a.shape != maps_b.shape or maps_a.dim() != 3:
+        raise ValueError(f"need two stacks of maps of one shape (N, H, W), got {tuple(maps_a.shape)} and "
+                         f"{tuple(maps_b.shape)}")
+    radius = int(3.5 * sigma + 0.5)
+    if min(maps_a.shape[-2:]) <= 2 * radius:
+        raise ValueError(f"maps must be larger than the {2 * radius + 1}-pixel window, got {tuple(maps_a.shape[-2:])}")
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    line = torch.exp(-offsets ** 2 / (2 * sigma ** 2))
+    window = (line[:, None] * line[None, :] / line.sum() ** 2).to(maps_a.device, torch.float64)[None, None]
+    a, b = (m.detach().to(torch.float64)[:, None] for m in (maps_a, maps_b))
+    mean_a, mean_b, aa, bb, ab = (F.conv2d(x, window) for x in (a, b, a * a, b * b, a * b))
+    var_a, var_b, cov = aa - mean_a ** 2, bb - mean_b ** 2, ab - mean_a * mean_b
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    index = (2 * mean_a * mean_b + c1) * (2 * cov + c2) / ((mean_a ** 2 + mean_b ** 2 + c1) * (var_a + var_b + c2))
+    return index.flatten(1).mean(dim=1).to(maps_a.dtype)

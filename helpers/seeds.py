@@ -17,6 +17,11 @@ Experiments:
   ``Z`` four times larger at 128 px, while the background's votes (one per cell)
   and the bias do not shrink; max pooling reads the object's strongest cell
   whatever ``Z`` is.
+- ``box_losses`` (01_localization_regression, sections 6 and 7): lesson 01's
+  class + box network trained with each box loss (CE + lambda * L2, smooth-L1,
+  1 - GIoU) and each seed; held-out accuracy, mean IoU, localization accuracy,
+  and on two-object images the share of boxes whose centre is nearer the
+  objects' midpoint than either object.
 """
 
 import copy
@@ -24,11 +29,12 @@ import json
 
 from torch import nn
 
+from .boxes import iou
 from .data import DATA_DIR, SHAPE_CLASSES, make_shapes
 from .device import set_seed
-from .metrics import accuracy
-from .models import GapNet
-from .train import fit_classifier, predict_logits
+from .metrics import accuracy, localization_accuracy, two_object_row
+from .models import GapNet, TwoHeadNet
+from .train import box_regression_loss, fit, fit_classifier, predict_logits
 
 SEEDS_DIR = DATA_DIR / "seeds"
 
@@ -76,6 +82,38 @@ def canvas_accuracies(net, recipe=CANVAS_RECIPE):
                                  clutter=variant != "no clutter", seed=recipe["canvas_seed"])
             results[variant][size] = accuracy(predict_logits(changed, canvas.images).argmax(dim=1), canvas.labels)
     return results
+
+
+#: Lesson 01's data, network and the lambda of each box loss.
+BOX_LOSS_RECIPE = {
+    "width": 8, "epochs": 4, "train_images": 4000, "train_seed": 1, "test_images": 1000, "test_seed": 2,
+    "pairs_images": 1000, "pairs_seed": 3, "seeds": [0, 1, 2], "weights": {"l2": 10.0, "smooth_l1": 1.0, "giou": 2.0},
+}
+
+
+def box_loss_scores(model, recipe=BOX_LOSS_RECIPE):
+    """Held-out scores of a trained :class:`helpers.models.TwoHeadNet`, and its midpoint share on two-object images."""
+    test = make_shapes(recipe["test_images"], seed=recipe["test_seed"])
+    pairs = make_shapes(recipe["pairs_images"], objects=2, seed=recipe["pairs_seed"])
+    device = next(model.parameters()).device
+    labels, predicted = model.predict(test.images.to(device))
+    labels, predicted = labels.cpu(), predicted.cpu()
+    ious = iou(predicted, test.boxes)
+    _, pair_boxes = model.predict(pairs.images.to(device))
+    two = two_object_row(pair_boxes.cpu(), pairs.boxes)
+    return {"accuracy": accuracy(labels, test.labels), "mean IoU": ious.mean().item(),
+            "localization accuracy": localization_accuracy(labels, test.labels, ious),
+            **{f"two objects: {key}": value for key, value in two.items()}}
+
+
+def train_box_model(kind, seed, recipe=BOX_LOSS_RECIPE, device="cpu", progress=False):
+    """Lesson 01's network trained with box loss ``kind`` and its lambda, weights and batches from ``seed``."""
+    train_set = make_shapes(recipe["train_images"], seed=recipe["train_seed"])
+    set_seed(seed)
+    model = TwoHeadNet(classes=len(SHAPE_CLASSES), size=64, width=recipe["width"])
+    fit(model, train_set, box_regression_loss(kind, recipe["weights"][kind]), recipe["epochs"], device=device,
+        seed=seed, progress=progress)
+    return model.eval()
 
 
 def save(name, recipe, results):

@@ -107,3 +107,15 @@ def test_box_loss_bad_inputs():
         box_loss(torch.zeros(1, 4), torch.zeros(1, 4), "l3")
     with pytest.raises(ValueError, match="one shape"):
         box_loss(torch.zeros(2, 4), torch.zeros(1, 4))
+
+
+def test_nearer_the_midpoint_by_hand():
+    from helpers.boxes import nearer_the_midpoint
+
+    pairs = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [40.0, 0.0, 50.0, 10.0]]]).expand(3, 2, 4)  # centres (5,5), (45,5)
+    predicted = torch.tensor([[20.0, 0.0, 30.0, 10.0],   # centre (25, 5): the midpoint
+                              [0.0, 0.0, 12.0, 10.0],    # centre (6, 5): on the first object
+                              [30.0, 0.0, 40.0, 10.0]])  # centre (35, 5): 10 from the midpoint, 10 from the second
+    assert nearer_the_midpoint(predicted, pairs) == pytest.approx(1 / 3)  # a tie is not "nearer"
+    with pytest.raises(ValueError, match="pairs must have shape"):
+        nearer_the_midpoint(predicted, pairs[:, 0])

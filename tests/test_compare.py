@@ -16,6 +16,7 @@ from helpers.compare import (
     randomization_test,
     rank_correlation,
     score,
+    structural_similarity,
 )
 from helpers.data import make_shapes
 from helpers.metrics import box_row, causal_curves, normalize_maps
@@ -201,3 +202,26 @@ def test_randomization_test_compares_every_stage_with_the_trained_maps(model, sh
     assert found.correlations["RISE"][0] == pytest.approx(own.mean().item(), abs=1e-6)
     assert found.correlations["RISE"][0] < 0.99
     assert torch.equal(found.maps["CAM"][0], explain("CAM", model, shapes.images[:3], shapes.labels[:3]))
+    assert found.per_image["CAM"].shape == (8, 3) and found.ssim["CAM"].shape == (8, 3)
+    assert found.per_image["CAM"].mean(dim=1).tolist() == pytest.approx(found.correlations["CAM"])
+    assert found.ssim["CAM"][0].tolist() == pytest.approx([1.0] * 3) and found.ssim["random"].min() > 0.999
+    assert found.ssim["CAM"][1:].max() < 0.999
+
+
+def test_structural_similarity_equals_scikit_image():
+    metrics = pytest.importorskip("skimage.metrics")
+    generator = torch.Generator().manual_seed(0)
+    a = torch.rand(4, 40, 33, generator=generator)
+    b = (a + 0.3 * torch.rand(4, 40, 33, generator=generator)).clamp(0, 1)
+    b[3] = torch.rand(40, 33, generator=generator)  # unrelated
+    ours = structural_similarity(a, b)
+    theirs = [metrics.structural_similarity(x.double().numpy(), y.double().numpy(), data_range=1.0,
+                                            gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+              for x, y in zip(a, b)]
+    assert ours.tolist() == pytest.approx(theirs, abs=1e-6)
+    assert structural_similarity(a, a).tolist() == pytest.approx([1.0] * 4)
+    assert ours[3] < 0.2 < ours[0]
+    with pytest.raises(ValueError, match="one shape"):
+        structural_similarity(a, b[:2])
+    with pytest.raises(ValueError, match="window"):
+        structural_similarity(a[:, :8, :8], b[:, :8, :8])

@@ -21,3 +21,12 @@ def test_localization_needs_the_class_and_the_overlap():
         localization_accuracy(predicted, labels, ious, threshold=1.5)
     with pytest.raises(ValueError, match="one shape"):
         localization_accuracy(predicted, labels, ious[:2])
+
+
+def test_two_object_row_by_hand():
+    from helpers.metrics import two_object_row
+
+    pairs = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [40.0, 0.0, 50.0, 10.0]]]).expand(2, 2, 4)
+    predicted = torch.tensor([[40.0, 0.0, 50.0, 10.0], [20.0, 0.0, 30.0, 10.0]])  # on the second / at the midpoint
+    row = two_object_row(predicted, pairs)
+    assert row == {"IoU >= 0.5 with either": 0.5, "mean best IoU": 0.5, "centre nearer the midpoint": 0.5}
