@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -220,7 +221,13 @@ def _save(page, lab, name):
     _command(page, "docmanager:save")
     deadline = time.monotonic() + SAVE
     while time.monotonic() < deadline:
-        notebook = lab.saved(name)
+        try:
+            notebook = lab.saved(name)
+        except urllib.error.HTTPError as error:  # 400 "Unreadable Notebook": read while the server was writing it
+            if error.code != 400:
+                raise
+            time.sleep(0.25)
+            continue
         if notebook["last_modified"] != before:
             return notebook["content"]
         time.sleep(0.25)
