@@ -43,7 +43,7 @@ lab: $(STAMP)
 		--LabApp.extension_manager=readonly $(ROOT_FLAG)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -rs -n $(JOBS) --dist loadgroup tests notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)
+	$(BIN)/python -m pytest -rs --durations=15 -n $(JOBS) --dist loadgroup tests notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -rs notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)

@@ -110,6 +110,28 @@ class GapNet(nn.Module):
         return self.classifier(self.pool(self.backbone(images)).flatten(1))
 
 
+class NinNet(nn.Module):
+    """Network-in-Network's head: one class map per class, averaged, then straight to the softmax.
+
+    A 1 x 1 convolution turns the backbone's features into ``classes`` maps, a ReLU
+    keeps their positive part, and the class score is each map's spatial mean:
+    ``S_c = (1/Z) sum_{x,y} max(0, sum_k v_k^c f_k(x, y) + a_c)`` (Lin et al.,
+    ICLR 2014). No linear layer follows the pooling. Without the ReLU the
+    convolution and the mean would commute and this would be exactly
+    :class:`GapNet` (the same ``(channels + 1) * classes`` parameters). Explained in
+    02_global_average_pooling.
+    """
+
+    def __init__(self, classes, width=16):
+        super().__init__()
+        self.backbone = Backbone(width)
+        self.class_maps = nn.Sequential(nn.Conv2d(self.backbone.out_channels, classes, 1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, images):
+        return self.pool(self.class_maps(self.backbone(images))).flatten(1)
+
+
 class FlattenNet(nn.Module):
     """The classic head: backbone -> flatten -> fully connected hidden layer -> linear.
 

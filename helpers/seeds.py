@@ -22,19 +22,37 @@ Experiments:
   1 - GIoU) and each seed; held-out accuracy, mean IoU, localization accuracy,
   and on two-object images the share of boxes whose centre is nearer the
   objects' midpoint than either object.
+- ``heads`` (02_global_average_pooling, sections 3, 5 and 7): the flatten, GAP and
+  Network-in-Network heads on the same backbone, trained on 3,000 centred upright
+  shapes for 4 epochs and on 300 of them for 40 epochs (the same number of
+  steps); train and test accuracy and loss, accuracy with the object shifted,
+  with objects of each fixed radius, and on the 128-pixel canvases.
+- ``rise_shapes`` (06_rise, section 4): RISE against Grad-CAM on more of the
+  shapes test set than the lesson can afford, with 300 masks (three mask seeds)
+  and with 2,000; the lesson's first 80 images are scored separately so that it
+  can check its own run.
+- ``augmented_views`` (05_augmented_gradcam, sections 5 and 6): Augmented Grad-CAM
+  and the max / mean baselines against plain Grad-CAM with the authors' L = 100
+  views and with the lesson's 32 for three seeds of the warps, on the lesson's
+  400 shapes and on the nine photos.
 """
 
 import copy
 import json
 
+import torch
+
 from torch import nn
 
-from .boxes import iou
-from .data import DATA_DIR, SHAPE_CLASSES, make_shapes
+from . import augmented, checkpoints, rise
+from .boxes import box_from_heatmap, iou
+from .cam import upsample
+from .data import DATA_DIR, SHAPE_CLASSES, load_photos, make_shapes
 from .device import set_seed
-from .metrics import accuracy, localization_accuracy, two_object_row
-from .models import GapNet, TwoHeadNet
-from .train import box_regression_loss, fit, fit_classifier, predict_logits
+from .gradcam import grad_cam
+from .metrics import accuracy, centre_baseline, localization_accuracy, localization_row, two_object_row
+from .models import FlattenNet, GapNet, NinNet, TwoHeadNet, imagenet_model
+from .train import box_regression_loss, classifier_scores, fit, fit_classifier, predict_logits
 
 SEEDS_DIR = DATA_DIR / "seeds"
 
@@ -114,6 +132,136 @@ def train_box_model(kind, seed, recipe=BOX_LOSS_RECIPE, device="cpu", progress=F
     fit(model, train_set, box_regression_loss(kind, recipe["weights"][kind]), recipe["epochs"], device=device,
         seed=seed, progress=progress)
     return model.eval()
+
+
+#: Lesson 02's heads, trained as in its section 3 and with a tenth of the images for ten times the epochs.
+HEADS_RECIPE = {
+    "width": 8, "hidden": 128, "train_images": 3000, "epochs": 4, "few_images": 300, "few_epochs": 40,
+    "train_seed": 1, "test_images": 1000, "test_seed": 2, "seeds": [0, 1, 2], "shift": 16, "shift_seed": 3,
+    "radii": [4, 6, 8, 10, 12, 14, 16, 18], "radius_seed": 7, "probe_images": 500, "canvas": 128, "canvas_seed": 6,
+}
+#: The heads of lesson 02, by the names its tables use.
+HEADS = ("flatten + FC", "GAP + linear", "NiN: class maps + GAP")
+
+
+def centred_shapes(n, seed, **options):
+    """Lesson 02's data: ``n`` upright shapes near the centre (other ``make_shapes`` options passed on)."""
+    return make_shapes(n, placement="centred", rotation=(0.0, 0.0), seed=seed, **options)
+
+
+def build_head(kind, seed, recipe=HEADS_RECIPE):
+    """A new network with head ``kind`` (one of :data:`HEADS`); one seed gives every head the same initial backbone."""
+    if kind not in HEADS:
+        raise ValueError(f"kind must be one of {HEADS}, got {kind!r}")
+    set_seed(seed)
+    classes = len(SHAPE_CLASSES)
+    if kind == HEADS[0]:
+        return FlattenNet(classes, size=64, width=recipe["width"], hidden=recipe["hidden"])
+    return (GapNet if kind == HEADS[1] else NinNet)(classes, width=recipe["width"])
+
+
+def head_scores(net, train_set, recipe=HEADS_RECIPE):
+    """A trained head's train and test scores, accuracy at the recipe's shift, by object radius, and on its canvas."""
+    probe = recipe["probe_images"]
+    radius = {r: classifier_scores(net, centred_shapes(probe, recipe["radius_seed"], radius=(r, r)))["accuracy"]
+              for r in recipe["radii"]}
+    canvas = None
+    if not isinstance(net, FlattenNet):  # its head takes 64 x 64 images only
+        canvas = classifier_scores(net, centred_shapes(probe, recipe["canvas_seed"], size=recipe["canvas"],
+                                                       radius=(0.12 * 64, 0.22 * 64)))["accuracy"]
+    return {"train": classifier_scores(net, train_set),
+            "test": classifier_scores(net, centred_shapes(recipe["test_images"], recipe["test_seed"])),
+            "shift": classifier_scores(net, centred_shapes(probe, recipe["shift_seed"], shift=recipe["shift"]))["accuracy"],
+            "radius": radius, "canvas": canvas}
+
+
+def head_runs(seed, recipe=HEADS_RECIPE, device="cpu", progress=False):
+    """Every head trained with ``seed`` in both settings: ``{setting: {head: head_scores}}``."""
+    results = {}
+    for images, epochs in ((recipe["train_images"], recipe["epochs"]), (recipe["few_images"], recipe["few_epochs"])):
+        train_set = centred_shapes(images, recipe["train_seed"])
+        setting = f"{images} images, {epochs} epochs"
+        results[setting] = {}
+        for kind in HEADS:
+            net = build_head(kind, seed, recipe)
+            fit_classifier(net, train_set, epochs, device=device, seed=seed, progress=progress)
+            results[setting][kind] = head_scores(net.eval(), train_set, recipe)
+    return results
+
+
+#: Lesson 06's comparison on the shapes: the checkpoint GAP network, its test set, the true class.
+#: (batch_size: masks per forward pass, each seen by all the images: 2,000 small images a pass.)
+RISE_SHAPES_RECIPE = {"images": 200, "lesson_images": 80, "runs": [[300, 0], [300, 1], [300, 2], [2000, 0]],
+                      "cells": 7, "keep": 0.5, "batch_size": 10, "layer": "backbone.17"}
+
+
+def rise_shapes_rows(recipe=RISE_SHAPES_RECIPE, device="cpu", progress=False):
+    """``{method: localization_row}`` on the recipe's images (and ``"... first <lesson_images>"`` rows for RISE's first run)."""
+    model = checkpoints.load_shapes_gap(device)
+    test_set = checkpoints.shapes_gap_test_set()
+    count, first = recipe["images"], recipe["lesson_images"]
+    images, labels = test_set.images[:count].to(device), test_set.labels[:count].to(device)
+    boxes, masks = test_set.boxes[:count], test_set.masks[:count]
+    maps = {}
+    for n, seed in recipe["runs"]:
+        maps[f"RISE, N = {n}, mask seed {seed}"] = rise.rise(
+            model, images, labels, masks=n, cells=recipe["cells"], keep=recipe["keep"], seed=seed,
+            batch_size=recipe["batch_size"], progress=progress).maps[:, 0].cpu()
+    maps["Grad-CAM, last conv"] = upsample(grad_cam(model, images, labels, recipe["layer"]).maps, 64)[:, 0].cpu()
+    maps["centre baseline"] = centre_baseline(count, 64)
+    rows = {name: localization_row(found, boxes, masks, progress=False)[0] for name, found in maps.items()}
+    lesson_run = f"RISE, N = {recipe['runs'][0][0]}, mask seed {recipe['runs'][0][1]}"
+    rows[f"{lesson_run}, first {first}"] = localization_row(maps[lesson_run][:first], boxes[:first], masks[:first],
+                                                            progress=False)[0]
+    return rows
+
+
+#: Lesson 05's two measurements (sections 5 and 6) with each number of views L and seed of the warps.
+AUGMENTED_RECIPE = {"runs": [[32, 0], [32, 1], [32, 2], [100, 0]], "shapes": 400, "shapes_layer": "backbone.17",
+                    "shapes_resolution": 32, "photos_layer": "conv_head", "taus": [0.15, 0.5]}
+
+
+def _augmented_maps(views, warps, side, resolution=None):
+    maps = augmented.baselines(views, warps, side)
+    maps["augmented"], solution, _ = augmented.super_resolve(views, warps, side, resolution=resolution, progress=False)
+    return maps, augmented.unexplained(views, solution, warps)
+
+
+def augmented_rows(views, seed, recipe=AUGMENTED_RECIPE, device="cpu"):
+    """Lesson 05's tables for ``views`` warps drawn with ``seed``: ``{"shapes": {method: row}, "photos": ...}``.
+
+    Shapes: :func:`helpers.metrics.localization_row` of each map on the recipe's first
+    test images (true class). Photos: mean IoU of the box at each of the recipe's
+    thresholds (predicted class). Both with the unexplained share of the solved map.
+    """
+    warps = augmented.sample_augmentations(views, seed=seed)
+    model, test_set = checkpoints.load_shapes_gap(device), checkpoints.shapes_gap_test_set()
+    count = recipe["shapes"]
+    chunks = [slice(start, min(start + 100, count)) for start in range(0, count, 100)]
+    shape_views = torch.cat([augmented.grad_cam_views(model, test_set.images[part].to(device),
+                                                      test_set.labels[part].to(device), warps, recipe["shapes_layer"])
+                             for part in chunks])
+    maps, share = _augmented_maps(shape_views, warps, 64, recipe["shapes_resolution"])
+    shapes = {method: localization_row(found.cpu(), test_set.boxes[:count], test_set.masks[:count], progress=False)[0]
+              for method, found in maps.items()}
+    pretrained = imagenet_model(device)
+    photos = load_photos(pretrained.normalization)
+    images = photos.images.to(device)
+    with torch.no_grad():
+        classes = pretrained.model(images).argmax(dim=1)
+    photo_views = augmented.grad_cam_views(pretrained.model, images, classes, warps, recipe["photos_layer"])
+    maps, photo_share = _augmented_maps(photo_views, warps, images.shape[-1])
+    photo_rows = {method: {f"mean IoU, tau {tau:g}": iou(box_from_heatmap(found.cpu(), tau), photos.boxes).mean().item()
+                           for tau in recipe["taus"]} for method, found in maps.items()}
+    return {"shapes": shapes, "photos": photo_rows, "unexplained": {"shapes": share, "photos": photo_share}}
+
+
+def spread_row(label, values, seeds):
+    """One row of a table over seeds: ``{**label, "seed s": value..., "min", "max"}`` (``label`` a dict of columns)."""
+    values = list(values)
+    if len(values) != len(seeds) or not values:
+        raise ValueError(f"one value per seed is needed: {len(values)} values for seeds {list(seeds)}")
+    return {**label, **{f"seed {s}": v for s, v in zip(seeds, values)}, "min": min(values), "max": max(values)}
 
 
 def save(name, recipe, results):

@@ -118,6 +118,13 @@ def predict_logits(model, images, batch_size=500):
                       for start in range(0, images.shape[0], batch_size)])
 
 
+def classifier_scores(model, shapes):
+    """``{"accuracy", "loss"}`` of a classifier on :class:`helpers.data.Shapes`: the share of right argmaxes and the mean cross-entropy."""
+    logits = predict_logits(model, shapes.images)
+    return {"accuracy": (logits.argmax(dim=1) == shapes.labels).float().mean().item(),
+            "loss": F.cross_entropy(logits, shapes.labels).item()}
+
+
 def predict_classes(model, images, batch_size=500):
     """Class indices ``(N,)`` the model predicts for ``images``: the argmax of :func:`predict_logits`."""
     return predict_logits(model, images, batch_size).argmax(dim=1)

@@ -1,9 +1,14 @@
 """Run the lessons' experiments over several seeds and store the results under data/seeds/ (see helpers.seeds).
 
 Run from the repository root with the project's venv, on the CPU (the stored numbers
-come from the CPU): ``.venv/bin/python scripts/run_seeds.py [canvas] [box_losses]``
+come from the CPU): ``.venv/bin/python scripts/run_seeds.py [canvas] [box_losses] [heads] [rise_shapes]
+[augmented_views]``
 (canvas: about two minutes on 2 CPU cores, three GAP networks each scored on 12
-canvases; box_losses: about seven minutes, nine class + box networks).
+canvases; box_losses: about seven minutes, nine class + box networks; heads:
+about eight minutes, eighteen classifiers; rise_shapes: about ten minutes, RISE
+with 300 masks three times and 2,000 once on 200 shapes; augmented_views: about
+ten minutes, Augmented Grad-CAM with L = 32 three times and L = 100 once, on 400
+shapes and nine photos).
 Each lesson that loads a file checks that its own run of one seed gives the stored
 numbers of that seed.
 """
@@ -33,7 +38,24 @@ def box_losses():
     return seeds.save("box_losses", recipe, results)
 
 
-EXPERIMENTS = {"canvas": canvas, "box_losses": box_losses}
+def heads():
+    recipe = seeds.HEADS_RECIPE
+    return seeds.save("heads", recipe, {seed: seeds.head_runs(seed, recipe) for seed in tqdm(recipe["seeds"], desc="seeds")})
+
+
+def rise_shapes():
+    recipe = seeds.RISE_SHAPES_RECIPE
+    return seeds.save("rise_shapes", recipe, seeds.rise_shapes_rows(recipe, progress=True))
+
+
+def augmented_views():
+    recipe = seeds.AUGMENTED_RECIPE
+    return seeds.save("augmented_views", recipe, {f"L = {views}, warps seed {seed}": seeds.augmented_rows(views, seed, recipe)
+                                                  for views, seed in tqdm(recipe["runs"], desc="runs")})
+
+
+EXPERIMENTS = {"canvas": canvas, "box_losses": box_losses, "heads": heads, "rise_shapes": rise_shapes,
+               "augmented_views": augmented_views}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(EXPERIMENTS)

@@ -11,6 +11,7 @@ from helpers.models import (
     Backbone,
     FlattenNet,
     GapNet,
+    NinNet,
     TwoHeadNet,
     _packaged_weights,
     find_last_conv,
@@ -156,3 +157,23 @@ def test_flatten_net_is_tied_to_its_input_size():
         model(torch.rand(1, 3, 96, 96))
     with pytest.raises(ValueError, match="multiple of 4"):
         FlattenNet(classes=6, size=66)
+
+
+def test_nin_net_scores_are_the_means_of_rectified_class_maps():
+    torch.manual_seed(0)
+    model = NinNet(classes=6, width=4).eval()
+    conv = model.class_maps[0]
+    assert sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in model.backbone.parameters()) == (16 + 1) * 6
+    images = torch.rand(3, 3, 48, 48)
+    with torch.no_grad():
+        features = model.backbone(images)
+        maps = torch.einsum("ck,bkhw->bchw", conv.weight[:, :, 0, 0], features) + conv.bias[:, None, None]
+        assert torch.allclose(model(images), maps.clamp(min=0).mean(dim=(2, 3)), atol=1e-5)
+        assert (model(images) >= 0).all()
+        # without the ReLU, a 1 x 1 convolution then the mean is the mean then a linear layer: GapNet's head
+        gap = GapNet(classes=6, width=4).eval()
+        gap.backbone.load_state_dict(model.backbone.state_dict())
+        gap.classifier.weight.copy_(conv.weight[:, :, 0, 0])
+        gap.classifier.bias.copy_(conv.bias)
+        assert torch.allclose(gap(images), maps.mean(dim=(2, 3)), atol=1e-5)
+        assert not torch.allclose(gap(images), model(images), atol=1e-3)  # the ReLU does change the scores here

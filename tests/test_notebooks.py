@@ -5,6 +5,7 @@ and saved without being re-executed, or that never had its outputs stored.
 """
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,57 @@ def test_nbval_tags(path):
             assert "nbval-ignore-output" in tags(cell), f"{path.name}: widget cell without nbval-ignore-output"
         if "nbval-check-output" in tags(cell):
             assert cell["outputs"], f"{path.name}: a checked cell has no stored output"
+
+
+DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.]*\d)")
+
+
+def quoted_numbers(path):
+    """``(cell index, forms, context)`` for every decimal number in the lesson's prose, maths and links left out.
+
+    ``forms`` is the number as written, and for a percentage also the share it stands for (``2.4 %``: ``0.024``).
+
+    The references at the end cite papers (years, arXiv numbers) and are left out too.
+    """
+    found = []
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"]).split("## References")[0]
+        text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\]\([^)]*\)", " ", text, flags=re.S)
+        for m in DECIMAL.finditer(text):
+            forms = [m.group()]
+            if re.match(r"\s?%", text[m.end():m.end() + 2]):  # 99.8 % may be printed as 99.8% or as 0.998
+                forms.append(f"{float(forms[0]) / 100:.{len(forms[0].split('.')[1]) + 2}f}")
+            found.append((index, forms, text[max(0, m.start() - 50):m.end() + 10].replace("\n", " ")))
+    return found
+
+
+def printed_numbers(path):
+    """Every decimal number in the code cells: their text outputs and their sources (parameters, cited values)."""
+    texts = []
+    for cell in code_cells(path):
+        texts.append("".join(cell["source"]))
+        for output in cell.get("outputs", []):
+            texts.append("".join(output.get("text", "")))
+            texts += ["".join(value) for kind, value in output.get("data", {}).items() if kind.startswith("text/")]
+    return DECIMAL.findall("\n".join(texts))
+
+
+def matches(quoted, printed):
+    """A quoted number matches a printed one that reads the same, or rounds to it at the quoted precision."""
+    digits = len(quoted.split(".")[1])
+    return any(p == quoted or (len(p.split(".")[1]) > digits and f"{float(p):.{digits}f}" == quoted) for p in printed)
+
+
+def test_matches_reads_rounding_only_towards_fewer_digits():
+    assert matches("0.56", ["0.556"]) and matches("0.862", ["0.862"]) and matches("6.6", ["6.62"])
+    assert not matches("0.56", ["0.5"]) and not matches("0.862", ["0.86"]) and not matches("0.57", ["0.556"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_numbers_in_the_prose_are_printed_by_the_lesson(path):
+    printed = set(printed_numbers(path))
+    missing = [f"cell {index}: {forms[0]} in '...{context}...'" for index, forms, context in quoted_numbers(path)
+               if not any(matches(form, printed) for form in forms)]
+    assert not missing, f"{path.name}: numbers that no cell prints:\n" + "\n".join(missing)

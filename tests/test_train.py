@@ -5,7 +5,7 @@ from torch import nn
 
 from helpers.data import make_shapes
 from helpers.device import set_seed
-from helpers.train import History, classification_loss, fit_classifier, predict_classes, predict_logits, train
+from helpers.train import History, classification_loss, classifier_scores, fit_classifier, predict_classes, predict_logits, train
 
 
 def tiny_problem(seed=0):
@@ -137,3 +137,20 @@ def test_fit_classifier_learns_with_a_one_cycle_schedule():
     assert (predict_classes(model, x) == y).float().mean() > 0.95
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         fit_classifier(model, shapes_like, 0)
+
+
+def test_classifier_scores_by_hand():
+    class Fixed(nn.Module):  # logits given per image, whatever the image
+        def __init__(self, logits):
+            super().__init__()
+            self.logits, self.dummy = logits, nn.Parameter(torch.zeros(1))
+
+        def forward(self, images):
+            return self.logits[images[:, 0, 0, 0].long()]
+
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]])
+    shapes = make_shapes(3, seed=0)._replace(images=torch.arange(3.0)[:, None, None, None].expand(3, 3, 64, 64),
+                                              labels=torch.tensor([0, 1, 1]))
+    scores = classifier_scores(Fixed(logits), shapes)
+    assert scores["accuracy"] == pytest.approx(2 / 3)
+    assert scores["loss"] == pytest.approx(F.cross_entropy(logits, shapes.labels).item())
