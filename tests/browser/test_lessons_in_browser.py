@@ -216,22 +216,31 @@ def _run_all(page):
 
 
 def _save(page, lab, name):
-    """Save from the browser, then read the notebook back from the server."""
-    before = lab.saved(name)["last_modified"]
-    _command(page, "docmanager:save")
-    deadline = time.monotonic() + SAVE
+    """Save from the browser, wait for JupyterLab's save to finish, then read that version back from the server.
+
+    The version is the modification time the server gave the browser's save; the
+    notebook read back must carry it (a read while the server is still writing gets
+    a 400 "Unreadable Notebook" and is tried again).
+    """
+    saved_at = page.evaluate("""async () => {
+        const context = window.jupyterapp.shell.currentWidget.context;
+        await context.save();
+        return context.contentsModel.last_modified;
+    }""")
+    deadline, held = time.monotonic() + SAVE, None
     while time.monotonic() < deadline:
         try:
             notebook = lab.saved(name)
-        except urllib.error.HTTPError as error:  # 400 "Unreadable Notebook": read while the server was writing it
+        except urllib.error.HTTPError as error:
             if error.code != 400:
                 raise
             time.sleep(0.25)
             continue
-        if notebook["last_modified"] != before:
+        held = notebook["last_modified"]
+        if held == saved_at:
             return notebook["content"]
         time.sleep(0.25)
-    raise TimeoutError(f"{name} was not saved within {SAVE} s")
+    raise TimeoutError(f"{name}: the browser saved the version of {saved_at}, the server still holds {held} after {SAVE} s")
 
 
 def _errors(notebook):
