@@ -166,11 +166,12 @@ def connected_components(kept):
     if not isinstance(kept, torch.Tensor) or kept.dtype != torch.bool or kept.dim() != 3:
         raise ValueError(f"kept must be a boolean (N, H, W) tensor, got {getattr(kept, 'dtype', type(kept))} "
                          f"{tuple(getattr(kept, 'shape', ()))}")
-    labels, count = ndimage.label(kept.detach().cpu().numpy(), structure=_EIGHT_NEIGHBOURS)
+    mask = kept.detach().cpu().numpy()
+    labels, count = ndimage.label(mask, structure=_EIGHT_NEIGHBOURS)
     slices = ndimage.find_objects(labels)
     spans = np.array([[z.start, x.start, y.start, x.stop, y.stop] for z, y, x in slices], dtype=np.int64)
     spans = spans.reshape(count, 5)
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    sizes = np.bincount(labels[mask], minlength=count + 1)[1:]  # kept pixels only: every one has a label >= 1
     return Components(torch.from_numpy(spans[:, 0]).to(kept.device),
                       torch.from_numpy(spans[:, 1:]).float().to(kept.device),
                       torch.from_numpy(sizes).to(kept.device))
