@@ -122,7 +122,7 @@ def test_other_wrong_answers_say_how_without_the_expected_values():
 
 def test_inputs_changed_in_place_do_not_change_the_reference():
     def in_place(a, b):
-        a.mul_(0)  # destroys its copy of the boxes, then answers right for the original ones? It cannot.
+        a.mul_(0)  # spoils only its own copy: the reference still sees the original boxes
         return good_iou(a, b)
 
     assert exercises.check("iou", in_place).status in ("wrong", "mistake")
