@@ -4,7 +4,7 @@
 #              headless Chromium where Chromium is installed (outputs checked by nbval's comparison),
 #              else by nbval
 #              (on JOBS=2 parallel workers)
-#   make nbval run nbval alone on every notebook (a kernel, no browser)
+#   make nbval run nbval alone on every notebook, the solutions in notebooks/solutions/ too (a kernel, no browser)
 
 PYTHON ?= python3
 VENV := .venv

@@ -1,7 +1,9 @@
-"""The committed notebooks are what a top-to-bottom run produced, and are tagged for nbval.
+"""The committed notebooks (lessons and solutions) are what a top-to-bottom run produced, and are tagged for nbval.
 
 nbval re-runs them (``make test``); these checks catch a notebook that was edited
-and saved without being re-executed, or that never had its outputs stored.
+and saved without being re-executed, or that never had its outputs stored. The
+lessons' "Your turn" exercises are stored untouched ("not implemented yet") and
+their solutions, kept apart in ``notebooks/solutions/``, are stored passing their checks.
 """
 
 import json
@@ -10,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+from helpers.exercises import EXERCISES
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
+NOTEBOOKS = LESSONS + SOLUTIONS
+CHECK = re.compile(r'^check\("(\w+)", (\w+)\)$')
 
 
 def code_cells(path):
@@ -24,6 +32,46 @@ def tags(cell):
 
 def test_there_are_notebooks():
     assert any(p.name.startswith("00_") for p in NOTEBOOKS)
+
+
+def checked_exercises(path):
+    """``(name, function, stored output)`` of every ``check(name, function)`` cell, in order."""
+    found = []
+    for cell in code_cells(path):
+        match = CHECK.match("".join(cell["source"]).strip())
+        if match:
+            assert "nbval-check-output" in tags(cell), f"{path.name}: {match.group(0)} is not checked by nbval"
+            shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in cell["outputs"])
+            found.append((match.group(1), match.group(2), shown))
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in LESSONS if not p.name.startswith("00_")], ids=lambda p: p.name)
+def test_every_lesson_has_exercises_stored_untouched(path):
+    cells = json.loads(path.read_text())["cells"]
+    turns = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+             and re.search(r"^#+ Your turn", "".join(c["source"]), flags=re.M)]
+    assert 2 <= len(turns) <= 3, f"{path.name}: {len(turns)} 'Your turn' exercises"
+    for i in turns:  # the stub, then its check, right after the exercise's text
+        stub, checked = ("".join(c["source"]) for c in cells[i + 1:i + 3])
+        assert "raise NotImplementedError" in stub and CHECK.match(checked.strip()), f"{path.name}: cell {i}"
+        assert CHECK.match(checked.strip()).group(2) in stub, f"{path.name}: cell {i} checks another function"
+    found = checked_exercises(path)
+    assert len(found) == len(turns)
+    for name, function, shown in found:
+        assert shown == f"{name}: not implemented yet. Write the body of {EXERCISES[name].signature}, then run this " \
+                        f"cell again.", f"{path.name}: {shown}"
+
+
+def test_every_exercise_is_in_one_lesson_and_solved_apart():
+    in_lessons = [name for path in LESSONS for name, _, _ in checked_exercises(path)]
+    assert sorted(in_lessons) == sorted(EXERCISES)
+    assert [p.name for p in SOLUTIONS] == [p.stem + "_solutions.ipynb" for p in LESSONS if not p.name.startswith("00_")]
+    for lesson, solution in zip(LESSONS[1:], SOLUTIONS):
+        solved = checked_exercises(solution)
+        assert [name for name, _, _ in solved] == [name for name, _, _ in checked_exercises(lesson)]
+        for name, _, shown in solved:
+            assert shown.startswith(f"{name}: correct ("), f"{solution.name}: {shown}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -88,5 +88,5 @@ EXERCISES = {
          Mistake(lambda m, t: _region_box(_kept(m, t), None),
                  "Pixels that touch only at a corner belong to one region: label with 8-connectivity "
                  "(scipy.ndimage.label(kept, structure=np.ones((3, 3))))")),
-        "two regions, a corner-joined region, maxima other than 1, a smooth random map at two thresholds"),
+        "big, small and faint regions, a corner-joined region, maxima other than 1, a smooth map at two thresholds"),
 }
