@@ -32,7 +32,7 @@ def pytest_report_header(config):
             "outputs checked with nbval's comparison), else by nbval")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist sees the items
 def pytest_collection_modifyitems(config, items):
     """Run each lesson once: where the browser suite runs a notebook, leave out nbval's own run of it.
 
@@ -41,9 +41,6 @@ def pytest_collection_modifyitems(config, items):
     execution would only double the time of ``make test``. Without Chromium the browser
     suite is skipped at collection and nbval runs every notebook as usual.
     """
-    for item in items:  # nbval runs a notebook's cells in order in one kernel: one xdist worker each
-        if type(item).__name__ == "IPyNbCell":
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
     in_browser = {item.callspec.params["path"].name for item in items
                   if getattr(item, "originalname", None) == "test_lesson_runs_and_sliders_redraw"}
     if not in_browser:
@@ -57,3 +54,24 @@ def pytest_collection_modifyitems(config, items):
             reporter.write_line(
                 f"nbval: {len(in_browser)} notebooks run in the browser suite, which checks their outputs with "
                 f"nbval's comparison; their {len(twice)} nbval cells are left out here (`make nbval` runs them alone)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup``, with each notebook's nbval cells one group: they run in order in one kernel.
+
+    nbval's cells share one kernel per notebook, so a notebook must not be split
+    between workers. pytest-xdist groups tests by the ``@group`` suffix it writes into
+    their node ids from ``xdist_group`` marks, which pytest 9 no longer reads
+    (``_nodeid``); the scheduler here groups the cells by their notebook's node id instead.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class NotebookGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid):
+            notebook, cell, _ = nodeid.partition(".ipynb::Cell ")
+            return notebook + ".ipynb" if cell else super()._split_scope(nodeid)
+
+    return NotebookGroups(config, log)
