@@ -66,8 +66,8 @@ def test_every_lesson_has_exercises_stored_untouched(path):
 def test_every_exercise_is_in_one_lesson_and_solved_apart():
     in_lessons = [name for path in LESSONS for name, _, _ in checked_exercises(path)]
     assert sorted(in_lessons) == sorted(EXERCISES)
-    assert [p.name for p in SOLUTIONS] == [p.stem + "_solutions.ipynb" for p in LESSONS if not p.name.startswith("00_")]
-    for lesson, solution in zip(LESSONS[1:], SOLUTIONS):
+    assert [p.name for p in SOLUTIONS] == [p.stem + "_solutions.ipynb" for p in LESSONS]  # one per lesson, 00 too
+    for lesson, solution in zip(LESSONS, SOLUTIONS):
         solved = checked_exercises(solution)
         assert [name for name, _, _ in solved] == [name for name, _, _ in checked_exercises(lesson)]
         for name, _, shown in solved:
