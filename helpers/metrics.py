@@ -304,6 +304,16 @@ def blur(images):
     return F.conv2d(images, kernel.expand(channels, 1, -1, -1), padding=BLUR_KERNEL // 2, groups=channels)
 
 
+def curve_auc(curves):
+    """Area under curves (B, T + 1) taken at T + 1 evenly spaced points of [0, 1], by the trapezoidal rule: (B,).
+
+    ``(sum - first / 2 - last / 2) / T``, as the RISE authors compute it.
+    """
+    if curves.dim() != 2 or curves.shape[1] < 2:
+        raise ValueError(f"curves must be (B, T + 1) with at least two points, got {tuple(curves.shape)}")
+    return (curves.sum(dim=1) - curves[:, 0] / 2 - curves[:, -1] / 2) / (curves.shape[1] - 1)
+
+
 def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progress=True):
     """Deletion or insertion curves (Petsiuk et al., 2018) of ``images`` (B, C, H, W) ranked by ``saliency`` (B, H, W).
 
@@ -312,9 +322,8 @@ def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progre
     makes the probability fall fast (low AUC). ``"insertion"`` starts from
     :func:`blur` of the image and puts the original pixels back: a good map makes it rise
     fast (high AUC). The probability (softmax) is that of the class predicted for the
-    original image, at ``T + 1`` points, ``T = ceil(H W / step)``; AUC =
-    ``(sum - first / 2 - last / 2) / T``. Several points and images go through the model
-    together, at most ``batch_size`` inputs per forward pass.
+    original image, at ``T + 1`` points, ``T = ceil(H W / step)``; the AUC is :func:`curve_auc`'s. Several
+    points and images go through the model together, at most ``batch_size`` inputs per forward pass.
     """
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
@@ -340,5 +349,4 @@ def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progre
             probabilities = model(inputs.flatten(0, 1)).softmax(dim=1).view(count, counts.shape[1], -1)
             scores.append(probabilities.gather(2, classes.view(-1, 1, 1).expand(-1, counts.shape[1], 1))[..., 0])
     scores = torch.cat(scores, dim=1)
-    auc = (scores.sum(dim=1) - scores[:, 0] / 2 - scores[:, -1] / 2) / steps
-    return CausalCurves(changed.float() / pixels, scores, auc, classes)
+    return CausalCurves(changed.float() / pixels, scores, curve_auc(scores), classes)

@@ -6,7 +6,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from helpers.metrics import blur, causal_curves
+from helpers.metrics import blur, causal_curves, curve_auc
 
 
 class ShareModel(nn.Module):
@@ -96,3 +96,12 @@ def test_bad_arguments(options, match):
                  "mode": "deletion", "progress": False, **options}
     with pytest.raises(ValueError, match=match):
         causal_curves(**arguments)
+
+
+def test_curve_auc_is_the_trapezoid_rule_over_zero_to_one():
+    curves = torch.tensor([[0.0, 1.0], [1.0, 1.0], [0.0, 0.5], [0.2, 0.9]])
+    assert torch.allclose(curve_auc(curves), torch.tensor([0.5, 1.0, 0.25, 0.55]))
+    longer = torch.rand(3, 9, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(curve_auc(longer), torch.trapezoid(longer, torch.linspace(0, 1, 9), dim=1))
+    with pytest.raises(ValueError, match="at least two points"):
+        curve_auc(torch.ones(2, 1))

@@ -40,18 +40,16 @@ def _box_cases(generator, device):
     return [(two.to(device), 0.5), (corner.to(device), 0.5), (smooth.to(device), 0.6), (smooth.to(device), 0.3)]
 
 
-def _region_box(kept, structure):
-    """Box of the largest region of a boolean map (H, W) under a connectivity ``structure`` (ties: the first)."""
-    labels, count = ndimage.label(kept.cpu().numpy(), structure=structure)
-    if count == 0:
-        return torch.zeros(4, device=kept.device)
-    rows, cols = np.nonzero(labels == 1 + np.bincount(labels.ravel())[1:].argmax())
-    return torch.tensor([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], dtype=torch.float32,
-                        device=kept.device)
-
-
 def _kept(heatmap, tau):
     return heatmap >= tau * heatmap.max()
+
+
+def _four_connected_box(heatmap, tau):
+    """The box of the largest 4-connected kept region (scipy's default structure; ties: the first)."""
+    labels, _ = ndimage.label(_kept(heatmap, tau).cpu().numpy())
+    rows, cols = np.nonzero(labels == 1 + np.bincount(labels.ravel())[1:].argmax())
+    return torch.tensor([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], dtype=torch.float32,
+                        device=heatmap.device)
 
 
 def _all_kept(heatmap, tau):
@@ -78,14 +76,14 @@ EXERCISES = {
         (Mistake(_all_kept,
                  "Keep only the largest connected region: the box around every kept pixel also takes in small "
                  "far-away spots."),
-         Mistake(lambda m, t: _region_box(m >= t, np.ones((3, 3))),
+         Mistake(lambda m, t: box_from_heatmap((m >= t).float(), 1.0),  # a binary map: keeps exactly m >= t
                  "tau is a fraction of the map's maximum: keep the pixels with heatmap >= tau * heatmap.max()."),
          Mistake(lambda m, t: box_from_heatmap(m, t) - torch.tensor([0.0, 0, 1, 1], device=m.device),
                  "Boxes lie on pixel edges: a region whose last column is 14 ends at x1 = 15 (add 1 to the last "
                  "row and column)."),
          Mistake(lambda m, t: box_from_heatmap(m, t)[[1, 0, 3, 2]],
                  "x is the column (the last axis) and y the row: return (x0, y0, x1, y1)."),
-         Mistake(lambda m, t: _region_box(_kept(m, t), None),
+         Mistake(_four_connected_box,
                  "Pixels that touch only at a corner belong to one region: label with 8-connectivity "
                  "(scipy.ndimage.label(kept, structure=np.ones((3, 3))))")),
         "big, small and faint regions, a corner-joined region, maxima other than 1, a smooth map at two thresholds"),

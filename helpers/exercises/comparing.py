@@ -3,17 +3,13 @@
 import torch
 
 from ..compare import rank_correlation
+from ..metrics import curve_auc
 from .checking import Exercise, Mistake
 
 
 def _curve_cases(generator, device):
     """Probabilities at T + 1 evenly spaced points of B curves (T = 8 and T = 1)."""
     return [(torch.rand(4, 9, generator=generator).to(device),), (torch.rand(1, 2, generator=generator).to(device),)]
-
-
-def _auc(curves):
-    steps = curves.shape[1] - 1
-    return (curves.sum(dim=1) - curves[:, 0] / 2 - curves[:, -1] / 2) / steps
 
 
 def _pair_cases(generator, device):
@@ -39,7 +35,7 @@ def _ordinal(values):
 
 EXERCISES = {
     "auc": Exercise(
-        "my_auc(curves)", _curve_cases, _auc,
+        "my_auc(curves)", _curve_cases, curve_auc,
         (Mistake(lambda c: c.mean(dim=1),
                  "Use the trapezoidal rule: the first and last points count half, and the T + 1 points span T "
                  "steps of width 1 / T."),
