@@ -27,6 +27,11 @@ Experiments:
   shapes for 4 epochs and on 300 of them for 40 epochs (the same number of
   steps); train and test accuracy and loss, accuracy with the object shifted,
   with objects of each fixed radius, and on the 128-pixel canvases.
+- ``flatten_shift`` (04_gradcam, section 2, and its exercise 3): lesson 02's
+  flatten-head network (its heads recipe) on centred shapes moved 0, 8 and 16
+  pixels: accuracy, and where the true class's Grad-CAM and per-cell
+  contributions ``C`` put their peak and their positive mass; on the
+  misclassified images, the same for the predicted class.
 - ``rise_shapes`` (06_rise, section 4): RISE against Grad-CAM on more of the
   shapes test set than the lesson can afford, with 300 masks (three mask seeds)
   and with 2,000; the lesson's first 80 images are scored separately so that it
@@ -49,8 +54,9 @@ from .boxes import box_from_heatmap, iou
 from .cam import upsample
 from .data import DATA_DIR, SHAPE_CLASSES, load_photos, make_shapes
 from .device import set_seed
-from .gradcam import grad_cam
-from .metrics import accuracy, centre_baseline, localization_accuracy, localization_row, two_object_row
+from .gradcam import contributions, grad_cam
+from .metrics import (accuracy, centre_baseline, localization_accuracy, localization_row, pointing_game, share_in_boxes,
+                      two_object_row)
 from .models import FlattenNet, GapNet, NinNet, TwoHeadNet, imagenet_model
 from .train import box_regression_loss, classifier_scores, fit, fit_classifier, predict_logits
 
@@ -187,6 +193,56 @@ def head_runs(seed, recipe=HEADS_RECIPE, device="cpu", progress=False):
             fit_classifier(net, train_set, epochs, device=device, seed=seed, progress=progress)
             results[setting][kind] = head_scores(net.eval(), train_set, recipe)
     return results
+
+
+#: Lesson 04's section 2: lesson 02's flatten-head network (its heads recipe) on objects shifted off centre.
+FLATTEN_SHIFT_RECIPE = {"width": 8, "hidden": 128, "train_images": 3000, "epochs": 4, "train_seed": 1,
+                        "seeds": [0, 1, 2], "shifts": [0, 8, 16], "shift_images": 500, "shift_seed": 3,
+                        "layer": "backbone"}
+
+
+def shifted_sets(recipe=FLATTEN_SHIFT_RECIPE):
+    """``{shift: Shapes}``: the recipe's centred, upright test images moved by each shift in pixels."""
+    return {s: centred_shapes(recipe["shift_images"], recipe["shift_seed"], shift=s) for s in recipe["shifts"]}
+
+
+def shift_evidence(net, shapes, layer="backbone"):
+    """Where a classifier's evidence lies on one set of shapes: a row of lesson 04's section 2, and the maps behind it.
+
+    Returns ``(row, maps)``; ``maps`` holds the true class's Grad-CAM and per-cell
+    contributions :func:`helpers.gradcam.contributions` (``"C"``), upsampled to the
+    images. The row: accuracy; the true class's Grad-CAM pointing game and share of
+    positive mass in the box; the same two for ``C``; and, on the misclassified
+    images, the Grad-CAM and ``C`` of the *predicted* class (lesson 04's exercise 3).
+    """
+    device = next(net.parameters()).device
+    images, labels = shapes.images.to(device), shapes.labels.to(device)
+    predicted = predict_logits(net, shapes.images).argmax(dim=1)
+    wrong = predicted != shapes.labels
+    side = images.shape[-1]
+    maps = {"Grad-CAM": upsample(grad_cam(net, images, labels, layer).maps, side)[:, 0].cpu(),
+            "C": upsample(contributions(net, images, labels, layer), side)[:, 0].cpu()}
+    row = {"accuracy": accuracy(predicted, shapes.labels), "misclassified": int(wrong.sum())}
+    for name, found in maps.items():
+        row[f"{name}: pointing game"] = pointing_game(found, shapes.boxes)
+        row[f"{name}: share in the box"] = share_in_boxes(found, shapes.boxes).mean().item()
+    if wrong.any():
+        chosen = predicted[wrong].to(device)
+        for name, raw in (("Grad-CAM", grad_cam(net, images[wrong], chosen, layer).maps),
+                          ("C", contributions(net, images[wrong], chosen, layer))):
+            found = upsample(raw, side)[:, 0].cpu()
+            row[f"predicted class's {name}: pointing game"] = pointing_game(found, shapes.boxes[wrong])
+            row[f"predicted class's {name}: share in the box"] = share_in_boxes(found, shapes.boxes[wrong]).mean().item()
+    return row, maps
+
+
+def flatten_shift_rows(seed, recipe=FLATTEN_SHIFT_RECIPE, device="cpu"):
+    """``{shift: shift_evidence row}`` of lesson 02's flatten-head network trained with ``seed``."""
+    net = build_head(HEADS[0], seed, recipe)
+    fit_classifier(net, centred_shapes(recipe["train_images"], recipe["train_seed"]), recipe["epochs"], device=device,
+                   seed=seed, progress=False)
+    net.eval()
+    return {s: shift_evidence(net, shapes, recipe["layer"])[0] for s, shapes in shifted_sets(recipe).items()}
 
 
 #: Lesson 06's comparison on the shapes: the checkpoint GAP network, its test set, the true class.

@@ -130,17 +130,26 @@ def predict_classes(model, images, batch_size=500):
     return predict_logits(model, images, batch_size).argmax(dim=1)
 
 
-def box_regression_loss(kind="l2", weight=10.0):
+def box_regression_loss(kind="l2", weight=10.0, form="cxcywh"):
     """Lesson 01's loss for a :class:`helpers.models.TwoHeadNet`, as a ``loss_fn`` for :func:`train`.
 
     ``CE(logits, labels) + weight * box_loss(predicted, target)``: the box head's
     normalised ``(cx, cy, w, h)`` against the true box in the same form, with
     :func:`helpers.boxes.box_loss` of ``kind`` ("l2", "smooth_l1" or "giou").
+    ``form="xyxy"`` measures the distance between the corners instead (not for
+    "giou", which compares the boxes themselves): for L2 per axis
+    ``(dcx - dw/2)^2 + (dcx + dw/2)^2 = 2 dcx^2 + dw^2 / 2``, so the centre weighs
+    four times as much as the size (lesson 01's exercise 2).
     """
+    if form not in ("cxcywh", "xyxy") or (form == "xyxy" and kind == "giou"):
+        raise ValueError(f"form must be 'cxcywh', or 'xyxy' for the l2 and smooth_l1 losses; got {form!r} for {kind!r}")
+
     def loss_fn(outputs, batch):
         logits, predicted = outputs
-        target = convert(normalize(batch.boxes, batch.images.shape[-1]), "xyxy", "cxcywh")
+        target = convert(normalize(batch.boxes, batch.images.shape[-1]), "xyxy", form)
         ce = F.cross_entropy(logits, batch.labels)
+        if form == "xyxy":
+            predicted = convert(predicted, "cxcywh", "xyxy")
         box = box_loss(predicted, target, kind)
         return {"loss": ce + weight * box, "ce": ce, "box": box}
 

@@ -1,14 +1,17 @@
 """Run the lessons' experiments over several seeds and store the results under data/seeds/ (see helpers.seeds).
 
 Run from the repository root with the project's venv, on the CPU (the stored numbers
-come from the CPU): ``.venv/bin/python scripts/run_seeds.py [canvas] [box_losses] [heads] [rise_shapes]
-[augmented_views]``
+come from the CPU with two threads; another number of threads trains slightly
+different networks, as another seed would): ``.venv/bin/python scripts/run_seeds.py
+[canvas] [box_losses] [heads] [rise_shapes] [augmented_views] [box_exercises] [flatten_shift]``
 (canvas: about two minutes on 2 CPU cores, three GAP networks each scored on 12
 canvases; box_losses: about seven minutes, nine class + box networks; heads:
 about eight minutes, eighteen classifiers; rise_shapes: about ten minutes, RISE
 with 300 masks three times and 2,000 once on 200 shapes; augmented_views: about
 ten minutes, Augmented Grad-CAM with L = 32 three times and L = 100 once, on 400
-shapes and nine photos).
+shapes and nine photos; box_exercises: about 17 minutes, lesson 01's network in
+eight more settings for its exercises, 24 networks, see helpers.exercises.answers;
+flatten_shift: about two minutes, three flatten-head networks).
 Each lesson that loads a file checks that its own run of one seed gives the stored
 numbers of that seed.
 """
@@ -19,6 +22,7 @@ import time
 from tqdm.auto import tqdm
 
 from helpers import seeds
+from helpers.exercises import answers
 
 
 def canvas():
@@ -54,8 +58,24 @@ def augmented_views():
                                                   for views, seed in tqdm(recipe["runs"], desc="runs")})
 
 
+def flatten_shift():
+    recipe = seeds.FLATTEN_SHIFT_RECIPE
+    return seeds.save("flatten_shift", recipe, {seed: seeds.flatten_shift_rows(seed, recipe)
+                                                for seed in tqdm(recipe["seeds"], desc="seeds")})
+
+
+def box_exercises():
+    recipe = answers.BOX_EXERCISE_RECIPE
+    results = {}
+    for seed in tqdm(recipe["seeds"], desc="seeds"):
+        results[seed] = {setting: answers.box_exercise_scores(answers.train_box_setting(setting, seed, recipe), recipe)
+                         for setting in tqdm(recipe["settings"], desc=f"seed {seed}", leave=False)}
+    return seeds.save("box_exercises", recipe, results)
+
+
 EXPERIMENTS = {"canvas": canvas, "box_losses": box_losses, "heads": heads, "rise_shapes": rise_shapes,
-               "augmented_views": augmented_views}
+               "augmented_views": augmented_views,
+               "box_exercises": box_exercises, "flatten_shift": flatten_shift}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(EXPERIMENTS)

@@ -154,3 +154,25 @@ def test_classifier_scores_by_hand():
     scores = classifier_scores(Fixed(logits), shapes)
     assert scores["accuracy"] == pytest.approx(2 / 3)
     assert scores["loss"] == pytest.approx(F.cross_entropy(logits, shapes.labels).item())
+
+
+def test_box_loss_on_the_corners_weighs_the_centre_four_times_the_size():
+    from helpers.boxes import convert, normalize
+    from helpers.data import Shapes
+    from helpers.train import box_regression_loss
+
+    generator = torch.Generator().manual_seed(0)
+    predicted = torch.rand(7, 4, generator=generator) * 0.5 + 0.25  # cxcywh in [0.25, 0.75]
+    truth = torch.tensor([[10.0, 12, 40, 30]]).expand(7, 4)  # xyxy pixels in a 64-pixel image
+    batch = Shapes(torch.zeros(7, 3, 64, 64), torch.zeros(7, dtype=torch.long), truth, None)
+    logits = torch.zeros(7, 6)
+    d = predicted - convert(normalize(truth, 64), "xyxy", "cxcywh")
+    by_hand = (2 * d[:, :2].pow(2).sum(dim=1) + d[:, 2:].pow(2).sum(dim=1) / 2).mean()
+    corners = box_regression_loss("l2", 3.0, "xyxy")((logits, predicted), batch)
+    centred = box_regression_loss("l2", 3.0)((logits, predicted), batch)
+    assert torch.allclose(corners["box"], by_hand, atol=1e-6)
+    assert torch.allclose(centred["box"], d.pow(2).sum(dim=1).mean(), atol=1e-6)
+    assert torch.allclose(corners["loss"], corners["ce"] + 3.0 * by_hand, atol=1e-6)
+    for kind, form in (("giou", "xyxy"), ("l2", "xywh")):
+        with pytest.raises(ValueError, match="form must be"):
+            box_regression_loss(kind, 1.0, form)

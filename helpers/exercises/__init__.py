@@ -13,6 +13,7 @@ The exercises, one module per lesson: :mod:`.localization` (01: ``iou``, ``loss`
 (03: ``cam``, ``box``), :mod:`.gradients` (04: ``grad_cam``, ``layer_gradients``),
 :mod:`.warping` (05: ``total_variation``, ``warp``), :mod:`.sampling` (06:
 ``rise_estimator``, ``masked_scores``), :mod:`.comparing` (07: ``auc``, ``spearman``).
+:mod:`.answers` holds the training behind the worked answers to the open exercises.
 """
 
 from . import activation_maps, comparing, gradients, localization, pooling, sampling, warping

@@ -1,0 +1,67 @@
+"""helpers.exercises.answers (the training behind lesson 01's worked answers) and seeds.shift_evidence (lesson 04)."""
+
+import pytest
+import torch
+
+from helpers import cam, checkpoints, metrics, seeds
+from helpers.data import make_shapes
+from helpers.exercises import answers
+from helpers.train import predict_classes
+
+TINY = {**answers.BOX_EXERCISE_RECIPE, "train_images": 64, "epochs": 1, "test_images": 40, "pairs_images": 30}
+
+
+def test_size_halves_by_hand():
+    truth = torch.tensor([[0.0, 0, 10, 10], [0, 0, 20, 20], [0, 0, 30, 30], [0, 0, 40, 40]])
+    predicted = truth + torch.tensor([[1.0, 1, 1, 1], [0, 0, 0, 0], [2, 2, 2, 2], [0, 0, 0, 0]])
+    halves = answers.size_halves(predicted, truth)
+    # the two smaller boxes (areas 100, 400; median 400 goes to the smaller half): IoU 81/119 and 1; errors 1 and 0 px
+    assert halves["small half: mean IoU"] == pytest.approx((81 / 119 + 1) / 2)
+    assert halves["small half: corner error (px)"] == pytest.approx(0.5)
+    assert halves["large half: mean IoU"] == pytest.approx((784 / 1016 + 1) / 2)
+    assert halves["large half: corner error (px)"] == pytest.approx(1.0)
+
+
+def test_first_object_keeps_the_first_of_each_pair():
+    pairs = make_shapes(5, objects=2, seed=0)
+    first = answers.first_object(pairs)
+    assert torch.equal(first.images, pairs.images) and torch.equal(first.labels, pairs.labels[:, 0])
+    assert torch.equal(first.boxes, pairs.boxes[:, 0]) and torch.equal(first.masks, pairs.masks[:, 0])
+
+
+def test_every_setting_trains_the_same_network_for_the_same_seed():
+    for setting in ("L2 on the corners, lambda 10", "GIoU, lambda 2, trained on pairs"):
+        a, b = (answers.train_box_setting(setting, 0, TINY) for _ in range(2))
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+        scores = answers.box_exercise_scores(a, TINY)
+        assert 0 <= scores["pairs: accuracy on the first object's class"] <= 1
+        assert 0 <= scores["pairs: mean IoU with the second object"] <= 1 and scores["pairs: mean box area (px)"] > 0
+    other = answers.train_box_setting("GIoU, lambda 2, trained on pairs", 1, TINY)
+    assert not torch.equal(other.box.weight, a.box.weight)
+
+
+def test_the_stored_exercise_results_cover_the_recipes():
+    recipe, results = seeds.load("box_exercises")
+    assert recipe == answers.BOX_EXERCISE_RECIPE and sorted(results) == [str(s) for s in recipe["seeds"]]
+    assert all(list(per_seed) == list(recipe["settings"]) for per_seed in results.values())
+    recipe, results = seeds.load("flatten_shift")
+    assert recipe == seeds.FLATTEN_SHIFT_RECIPE and sorted(results) == [str(s) for s in recipe["seeds"]]
+    for per_seed in results.values():
+        assert list(per_seed) == [str(s) for s in recipe["shifts"]]
+        assert all(0 <= row["accuracy"] <= 1 and 0 <= row["C: share in the box"] <= 1 for row in per_seed.values())
+
+
+def test_shift_evidence_on_a_gap_network_is_cam_divided_by_the_cells():
+    # On a GAP + linear network the gradient is w_c / Z at every cell: C is CAM / Z, Grad-CAM is ReLU(CAM) / Z.
+    net = checkpoints.load_shapes_gap("cpu")
+    shapes = make_shapes(60, placement="centred", rotation=(0.0, 0.0), shift=12, seed=3)
+    row, maps = seeds.shift_evidence(net, shapes, layer="backbone")
+    class_maps = cam.cam(net, shapes.images, shapes.labels).maps / (16 * 16)
+    assert torch.allclose(maps["C"], cam.upsample(class_maps, 64)[:, 0], atol=1e-6)
+    assert torch.allclose(maps["Grad-CAM"], cam.upsample(class_maps.clamp(min=0), 64)[:, 0], atol=1e-6)
+    predicted = predict_classes(net, shapes.images)
+    assert row["accuracy"] == pytest.approx((predicted == shapes.labels).float().mean().item())
+    assert row["misclassified"] == int((predicted != shapes.labels).sum())
+    assert row["C: share in the box"] == pytest.approx(metrics.share_in_boxes(maps["C"], shapes.boxes).mean().item())
+    assert row["Grad-CAM: pointing game"] == metrics.pointing_game(maps["Grad-CAM"], shapes.boxes)
+    assert ("predicted class's C: pointing game" in row) == (row["misclassified"] > 0)
