@@ -3,7 +3,8 @@
 Run from the repository root with the project's venv, on the CPU (the stored numbers
 come from the CPU with two threads; another number of threads trains slightly
 different networks, as another seed would): ``.venv/bin/python scripts/run_seeds.py
-[canvas] [box_losses] [heads] [rise_shapes] [augmented_views] [box_exercises] [flatten_shift]``
+[canvas] [box_losses] [heads] [rise_shapes] [augmented_views] [box_exercises] [flatten_shift]
+[head_exercises] [augmented_exercises]``
 (canvas: about two minutes on 2 CPU cores, three GAP networks each scored on 12
 canvases; box_losses: about seven minutes, nine class + box networks; heads:
 about eight minutes, eighteen classifiers; rise_shapes: about ten minutes, RISE
@@ -11,7 +12,9 @@ with 300 masks three times and 2,000 once on 200 shapes; augmented_views: about
 ten minutes, Augmented Grad-CAM with L = 32 three times and L = 100 once, on 400
 shapes and nine photos; box_exercises: about 17 minutes, lesson 01's network in
 eight more settings for its exercises, 24 networks, see helpers.exercises.answers;
-flatten_shift: about two minutes, three flatten-head networks).
+flatten_shift: about two minutes, three flatten-head networks; head_exercises: about
+twenty minutes, lesson 02's heads and a NiN network, 15 trainings per seed, 45 networks; augmented_exercises:
+about fifteen minutes, lesson 05's section 6 in seven settings for three seeds of the warps).
 Each lesson that loads a file checks that its own run of one seed gives the stored
 numbers of that seed.
 """
@@ -64,6 +67,18 @@ def flatten_shift():
                                                 for seed in tqdm(recipe["seeds"], desc="seeds")})
 
 
+def head_exercises():
+    recipe = answers.HEAD_EXERCISE_RECIPE
+    return seeds.save("head_exercises", recipe, {seed: answers.head_exercise_runs(seed, recipe)
+                                                 for seed in tqdm(recipe["seeds"], desc="seeds")})
+
+
+def augmented_exercises():
+    recipe = answers.AUGMENTED_EXERCISE_RECIPE
+    return seeds.save("augmented_exercises", recipe, {seed: answers.augmented_exercise_rows(seed, recipe)
+                                                      for seed in tqdm(recipe["seeds"], desc="seeds")})
+
+
 def box_exercises():
     recipe = answers.BOX_EXERCISE_RECIPE
     results = {}
@@ -75,7 +90,8 @@ def box_exercises():
 
 EXPERIMENTS = {"canvas": canvas, "box_losses": box_losses, "heads": heads, "rise_shapes": rise_shapes,
                "augmented_views": augmented_views,
-               "box_exercises": box_exercises, "flatten_shift": flatten_shift}
+               "box_exercises": box_exercises, "flatten_shift": flatten_shift,
+               "head_exercises": head_exercises, "augmented_exercises": augmented_exercises}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(EXPERIMENTS)

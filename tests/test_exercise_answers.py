@@ -44,6 +44,12 @@ def test_the_stored_exercise_results_cover_the_recipes():
     recipe, results = seeds.load("box_exercises")
     assert recipe == answers.BOX_EXERCISE_RECIPE and sorted(results) == [str(s) for s in recipe["seeds"]]
     assert all(list(per_seed) == list(recipe["settings"]) for per_seed in results.values())
+    recipe, results = seeds.load("head_exercises")
+    assert recipe == answers.HEAD_EXERCISE_RECIPE and sorted(results) == [str(s) for s in recipe["seeds"]]
+    for per_seed in results.values():
+        assert list(per_seed["images"]) == [str(n) for n in recipe["sizes"]]
+        assert per_seed["class maps"]["NiN: smallest value"] >= 0
+        assert all(0 <= accuracy <= 1 for accuracy in per_seed["anywhere"].values())
     recipe, results = seeds.load("flatten_shift")
     assert recipe == seeds.FLATTEN_SHIFT_RECIPE and sorted(results) == [str(s) for s in recipe["seeds"]]
     for per_seed in results.values():
@@ -65,3 +71,23 @@ def test_shift_evidence_on_a_gap_network_is_cam_divided_by_the_cells():
     assert row["C: share in the box"] == pytest.approx(metrics.share_in_boxes(maps["C"], shapes.boxes).mean().item())
     assert row["Grad-CAM: pointing game"] == metrics.pointing_game(maps["Grad-CAM"], shapes.boxes)
     assert ("predicted class's C: pointing game" in row) == (row["misclassified"] > 0)
+
+
+def test_epochs_for_keeps_the_steps_and_shifted_right_repeats_the_edge():
+    assert [answers.epochs_for(n) for n in (100, 300, 1000, 3000)] == [100, 40, 12, 4]  # 4, 10, 32, 94 steps an epoch
+    assert answers.epochs_for(100_000) == 1
+    image = torch.arange(12.0).view(1, 1, 3, 4)
+    moved = answers.shifted_right(image, 2)
+    assert torch.equal(moved[..., 2:], image[..., :2]) and torch.equal(moved[..., :2], image[..., :1].expand(-1, -1, -1, 2))
+    assert torch.equal(answers.shifted_right(image, 0), image)
+
+
+def test_head_exercise_runs_cover_every_exercise_on_a_tiny_recipe():
+    tiny = {**answers.HEAD_EXERCISE_RECIPE, "sizes": [40, 80], "train_images": 80, "few_images": 40, "steps": 4,
+            "test_images": 50, "probe_images": 30, "pixel_images": 10, "angle_images": 30}
+    runs = answers.head_exercise_runs(0, tiny)
+    assert list(runs) == ["images", "same epochs", "anywhere", "max pooling", "pixels", "angles", "class maps"]
+    assert list(runs["images"]) == [40, 80] and len(runs["anywhere"]) == 3
+    assert all(0 <= p <= 1 for kind in runs["pixels"].values() for p in kind["first image"])
+    assert runs["class maps"]["NiN: smallest value"] >= 0  # a ReLU makes every NiN class map
+    assert len(runs["class maps"]["CAM: maps shown"]) == tiny["map_images"]
