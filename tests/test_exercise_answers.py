@@ -50,6 +50,11 @@ def test_the_stored_exercise_results_cover_the_recipes():
         assert list(per_seed["images"]) == [str(n) for n in recipe["sizes"]]
         assert per_seed["class maps"]["NiN: smallest value"] >= 0
         assert all(0 <= accuracy <= 1 for accuracy in per_seed["anywhere"].values())
+    recipe, results = seeds.load("augmented_exercises")
+    assert recipe == answers.AUGMENTED_EXERCISE_RECIPE and sorted(results) == [str(s) for s in recipe["seeds"]]
+    for per_seed in results.values():
+        assert list(per_seed) == recipe["settings"]
+        assert all(0 < rows["unexplained"] < 1 and 0 <= rows["augmented"]["PxAP"] <= 1 for rows in per_seed.values())
     recipe, results = seeds.load("flatten_shift")
     assert recipe == seeds.FLATTEN_SHIFT_RECIPE and sorted(results) == [str(s) for s in recipe["seeds"]]
     for per_seed in results.values():
@@ -82,6 +87,21 @@ def test_epochs_for_keeps_the_steps_and_shifted_right_repeats_the_edge():
     assert torch.equal(answers.shifted_right(image, 0), image)
 
 
+def test_solve_counting_restores_the_inside_threshold_and_counts_more_cells_at_zero():
+    from helpers import augmented
+
+    warps = augmented.sample_augmentations(4, seed=0)
+    views = torch.rand(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    before = augmented.INSIDE
+    lesson = answers.solve_counting(views, warps, 32, before, resolution=16, iterations=5)
+    every = answers.solve_counting(views, warps, 32, 0.0, resolution=16, iterations=5)
+    assert augmented.INSIDE == before
+    assert lesson[0].shape == every[0].shape == (2, 32, 32) and not torch.equal(lesson[1], every[1])
+    with pytest.raises(ValueError):
+        answers.solve_counting(views, warps, 32, 0.0, resolution=64)  # finer than the image: refused
+    assert augmented.INSIDE == before  # restored after an error too
+
+
 def test_head_exercise_runs_cover_every_exercise_on_a_tiny_recipe():
     tiny = {**answers.HEAD_EXERCISE_RECIPE, "sizes": [40, 80], "train_images": 80, "few_images": 40, "steps": 4,
             "test_images": 50, "probe_images": 30, "pixel_images": 10, "angle_images": 30}
@@ -91,3 +111,16 @@ def test_head_exercise_runs_cover_every_exercise_on_a_tiny_recipe():
     assert all(0 <= p <= 1 for kind in runs["pixels"].values() for p in kind["first image"])
     assert runs["class maps"]["NiN: smallest value"] >= 0  # a ReLU makes every NiN class map
     assert len(runs["class maps"]["CAM: maps shown"]) == tiny["map_images"]
+
+
+def test_copy_zero_views_rescale_each_view_by_copy_zero_only():
+    from helpers import augmented
+
+    net, shapes = checkpoints.load_shapes_gap("cpu"), checkpoints.shapes_gap_test_set()
+    warps = augmented.sample_augmentations(3, seed=1)
+    images, labels = shapes.images[:2], shapes.labels[:2]
+    own = augmented.grad_cam_views(net, images, labels, warps, "backbone.17")
+    zero = answers.copy_zero_views(net, images, labels, warps, "backbone.17")
+    assert torch.allclose(zero[:, 0], own[:, 0], atol=1e-6)  # copy 0 divided by its own maximum either way
+    assert torch.allclose(zero / zero.amax(dim=(-2, -1), keepdim=True), own, atol=1e-5)  # the same maps, other heights
+    assert not torch.allclose(zero.amax(dim=(-2, -1)), torch.ones(2, 3))
