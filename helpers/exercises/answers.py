@@ -112,8 +112,9 @@ def box_exercise_scores(model, recipe=BOX_EXERCISE_RECIPE):
 
 #: Lesson 02's recipe (data, widths, seeds) and the settings of its exercises.
 HEAD_EXERCISE_RECIPE = {
-    **{key: HEADS_RECIPE[key] for key in ("width", "hidden", "train_images", "epochs", "few_images", "train_seed", "test_images",
-                                          "test_seed", "seeds", "shift", "shift_seed", "probe_images", "canvas_seed")},
+    **{key: HEADS_RECIPE[key] for key in ("width", "hidden", "train_images", "epochs", "few_images", "train_seed",
+                                          "test_images", "test_seed", "seeds", "shift", "shift_seed", "probe_images",
+                                          "canvas_seed")},
     "sizes": [100, 300, 1000, 3000], "steps": 400, "batch_size": 32, "same_epochs": 4, "lr": 8e-3, "lower_lr": 2e-3,
     "canvases": [64, 96, 128], "pixels": [0, 1, 2, 3], "pixel_images": 200, "angles": [60, 72], "angle_images": 600,
     "angle_seed": 5, "map_images": 6,
@@ -126,7 +127,8 @@ def epochs_for(images, recipe=HEAD_EXERCISE_RECIPE):
 
 
 def _trained(kind, seed, train_set, epochs, recipe, lr=None, pool=None):
-    """One of lesson 02's heads (:data:`helpers.seeds.HEADS`, or "NiN") trained with ``seed``; ``pool`` replaces GAP's."""
+    """One of lesson 02's heads (:data:`helpers.seeds.HEADS`, or "NiN") trained with ``seed``; ``pool`` replaces
+    GAP's average."""
     if kind == "NiN":
         set_seed(seed)
         net = NinNet(len(SHAPE_CLASSES), width=recipe["width"])
@@ -154,7 +156,7 @@ def head_exercise_runs(seed, recipe=HEAD_EXERCISE_RECIPE):
         trained = {kind: _trained(kind, seed, train_set, epochs, recipe) for kind in HEADS[:2]}
         results["images"][images] = {kind: classifier_scores(net, test)["accuracy"] for kind, net in trained.items()}
         nets = trained if lesson else nets
-    few = centred_shapes(recipe["few_images"], recipe["train_seed"])  # the same epochs as the lesson, a tenth of the images
+    few = centred_shapes(recipe["few_images"], recipe["train_seed"])  # the lesson's epochs, a tenth of its images
     results["same epochs"] = {kind: classifier_scores(_trained(kind, seed, few, recipe["same_epochs"], recipe),
                                                       test)["accuracy"] for kind in HEADS[:2]}
     anywhere = make_shapes(recipe["train_images"], seed=recipe["train_seed"])  # exercise 2: anywhere, any angle
@@ -177,22 +179,25 @@ def head_exercise_runs(seed, recipe=HEAD_EXERCISE_RECIPE):
     for kind, net in nets.items():
         p = torch.stack([predict_logits(net, shifted_right(probe, k)).softmax(dim=1).gather(1, true[:, None])[:, 0]
                          for k in recipe["pixels"]], dim=1)  # (images, shifts)
-        results["pixels"][kind] = {"first image": p[0].tolist(), "mean range": (p.max(dim=1).values - p.min(dim=1).values)
-                                   .mean().item(), "largest range": (p.max(dim=1).values - p.min(dim=1).values).max().item()}
+        spread = p.max(dim=1).values - p.min(dim=1).values
+        results["pixels"][kind] = {"first image": p[0].tolist(), "mean range": spread.mean().item(),
+                                   "largest range": spread.max().item()}
     results["angles"] = {}  # exercise 5: class by class at 60 and 72 degrees
     for angle in recipe["angles"]:
-        turned = make_shapes(recipe["angle_images"], placement="centred", rotation=(angle, angle), seed=recipe["angle_seed"])
+        turned = make_shapes(recipe["angle_images"], placement="centred", rotation=(angle, angle),
+                             seed=recipe["angle_seed"])
         for kind, net in nets.items():
             guesses = predict_logits(net, turned.images).argmax(dim=1)
             results["angles"][f"{kind}, {angle} degrees"] = {
                 name: accuracy(guesses[turned.labels == c], turned.labels[turned.labels == c])
                 for c, name in enumerate(SHAPE_CLASSES)}
-    nin = _trained("NiN", seed, centred, recipe["epochs"], recipe)  # exercise 6: NiN's class maps against the GAP network's CAM
+    nin = _trained("NiN", seed, centred, recipe["epochs"], recipe)  # exercise 6: NiN's class maps against CAM
     with torch.no_grad():
         nin_maps = nin.class_maps(nin.backbone(test.images)).gather(
             1, test.labels[:, None, None, None].expand(-1, 1, 16, 16))[:, 0]
     gap_maps = cam(nets[HEADS[1]], test.images, test.labels).maps[:, 0]
-    alike = torch.stack([torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1] for a, b in zip(nin_maps, gap_maps)])
+    alike = torch.stack([torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1]
+                         for a, b in zip(nin_maps, gap_maps)])
     shown = recipe["map_images"]
     results["class maps"] = {
         "NiN: smallest value": nin_maps.min().item(), "CAM: share of negative cells": (gap_maps < 0).float().mean().item(),
@@ -255,7 +260,8 @@ def augmented_exercise_rows(seed, recipe=AUGMENTED_EXERCISE_RECIPE, device="cpu"
     views = views_of(standard)
     results = {}
     for setting in recipe["settings"]:
-        warps, options, setting_views = standard, {"resolution": recipe["resolution"], "iterations": recipe["iterations"]}, views
+        warps, setting_views = standard, views
+        options = {"resolution": recipe["resolution"], "iterations": recipe["iterations"]}
         if setting == "resolution 64":
             options["resolution"] = 64
         elif setting.endswith("iterations"):
