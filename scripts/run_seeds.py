@@ -45,9 +45,13 @@ def box_losses():
     return seeds.save("box_losses", recipe, results)
 
 
+def per_seed(name, recipe, run):
+    """``run(seed, recipe)`` for every seed of the recipe, stored as ``data/seeds/<name>.json``."""
+    return seeds.save(name, recipe, {seed: run(seed, recipe) for seed in tqdm(recipe["seeds"], desc="seeds")})
+
+
 def heads():
-    recipe = seeds.HEADS_RECIPE
-    return seeds.save("heads", recipe, {seed: seeds.head_runs(seed, recipe) for seed in tqdm(recipe["seeds"], desc="seeds")})
+    return per_seed("heads", seeds.HEADS_RECIPE, seeds.head_runs)
 
 
 def rise_shapes():
@@ -62,21 +66,15 @@ def augmented_views():
 
 
 def flatten_shift():
-    recipe = seeds.FLATTEN_SHIFT_RECIPE
-    return seeds.save("flatten_shift", recipe, {seed: seeds.flatten_shift_rows(seed, recipe)
-                                                for seed in tqdm(recipe["seeds"], desc="seeds")})
+    return per_seed("flatten_shift", seeds.FLATTEN_SHIFT_RECIPE, seeds.flatten_shift_rows)
 
 
 def head_exercises():
-    recipe = answers.HEAD_EXERCISE_RECIPE
-    return seeds.save("head_exercises", recipe, {seed: answers.head_exercise_runs(seed, recipe)
-                                                 for seed in tqdm(recipe["seeds"], desc="seeds")})
+    return per_seed("head_exercises", answers.HEAD_EXERCISE_RECIPE, answers.head_exercise_runs)
 
 
 def augmented_exercises():
-    recipe = answers.AUGMENTED_EXERCISE_RECIPE
-    return seeds.save("augmented_exercises", recipe, {seed: answers.augmented_exercise_rows(seed, recipe)
-                                                      for seed in tqdm(recipe["seeds"], desc="seeds")})
+    return per_seed("augmented_exercises", answers.AUGMENTED_EXERCISE_RECIPE, answers.augmented_exercise_rows)
 
 
 def box_exercises():
