@@ -263,18 +263,24 @@ def solve(views, augmentations, resolution, lam, mu, iterations=100, solver="lbf
     return h.detach(), history
 
 
-def grad_cam_views(model, images, classes, augmentations, layer=None):
+def grad_cam_views(model, images, classes, augmentations, layer=None, reference="own"):
     """``g_l``: Grad-CAM of every warped copy of every image, each divided by its own maximum, (B, L, h, w).
 
     One :func:`helpers.gradcam.grad_cam` call for all B x L copies; a map with no
-    positive value stays zero.
+    positive value stays zero. ``reference="copy 0"`` divides every view by the
+    unwarped copy's maximum instead (lesson 05's exercise 3), keeping the views'
+    heights relative to each other.
     """
+    if reference not in ("own", "copy 0"):
+        raise ValueError(f"reference must be 'own' or 'copy 0', got {reference!r}")
     count = len(augmentations.angles)
     copies = warp(images[:, None].expand(-1, count, -1, -1, -1), augmentations)
     maps = grad_cam(model, copies.flatten(0, 1), classes.repeat_interleave(count), layer).maps[:, 0]
+    maps = maps.view(images.shape[0], count, *maps.shape[-2:])
     peak = maps.amax(dim=(-2, -1), keepdim=True)
-    maps = torch.where(peak > 0, maps / peak.clamp(min=torch.finfo(maps.dtype).tiny), 0.0)
-    return maps.view(images.shape[0], count, *maps.shape[-2:])
+    if reference == "copy 0":
+        peak = peak[:, :1]
+    return torch.where(peak > 0, maps / peak.clamp(min=torch.finfo(maps.dtype).tiny), 0.0)
 
 
 def grid_weights(count, side, resolution, lam=None, mu=None):

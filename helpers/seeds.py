@@ -320,6 +320,20 @@ def spread_row(label, values, seeds):
     return {**label, **{f"seed {s}": v for s, v in zip(seeds, values)}, "min": min(values), "max": max(values)}
 
 
+def over_seeds(results, seeds, *keys):
+    """``results[str(seed)][key_1][key_2]...`` for every seed: one stored measurement's values, in seed order.
+
+    Keys are looked up as strings, as JSON stores them (``over_seeds(stored, [0, 1], "images", 300)``).
+    """
+    values = []
+    for seed in seeds:
+        value = results[str(seed)]
+        for key in keys:
+            value = value[str(key)]
+        values.append(value)
+    return values
+
+
 def save(name, recipe, results):
     """Write ``data/seeds/<name>.json``: the recipe and ``{seed: results}``."""
     SEEDS_DIR.mkdir(parents=True, exist_ok=True)

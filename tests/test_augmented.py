@@ -195,6 +195,19 @@ def test_the_operator_predicts_the_views_of_a_real_network(gap_net):
     assert right > 0.9 and wrong < right - 0.3, (right, wrong)  # measured 0.94 and 0.33 on these 10 images
 
 
+def test_views_scaled_by_copy_zero_are_the_same_maps_at_their_relative_heights(gap_net):
+    shapes = shapes_gap_test_set()
+    warps = A.sample_augmentations(3, seed=1)
+    images, labels = shapes.images[:2], shapes.labels[:2]
+    own = A.grad_cam_views(gap_net, images, labels, warps, "backbone.17")
+    zero = A.grad_cam_views(gap_net, images, labels, warps, "backbone.17", reference="copy 0")
+    assert torch.allclose(zero[:, 0], own[:, 0], atol=1e-6)  # copy 0 divided by its own maximum either way
+    assert torch.allclose(zero / zero.amax(dim=(-2, -1), keepdim=True), own, atol=1e-5)  # same maps, other heights
+    assert not torch.allclose(zero.amax(dim=(-2, -1)), torch.ones(2, 3))
+    with pytest.raises(ValueError, match="reference must be"):
+        A.grad_cam_views(gap_net, images, labels, warps, reference="mean")
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"views": 0}, "count must be an int >= 1"),
     ({"rotation": (5, -5)}, "rotation range"),

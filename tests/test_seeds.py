@@ -90,3 +90,11 @@ def test_the_stored_rise_and_augmented_results_cover_their_recipes():
         assert 0 < run["unexplained"]["shapes"] < 1 and 0 < run["unexplained"]["photos"] < 1
     # plain Grad-CAM (copy 0, never warped) does not depend on the warps
     assert len({json.dumps(run["shapes"]["upsampled"]) for run in runs.values()}) == 1
+
+
+def test_over_seeds_walks_the_stored_keys_as_strings():
+    stored = {"0": {"images": {"300": {"GAP": 0.9}}}, "1": {"images": {"300": {"GAP": 0.8}}}, "2": {}}
+    assert seeds.over_seeds(stored, [0, 1], "images", 300, "GAP") == [0.9, 0.8]
+    assert seeds.over_seeds(stored, [1, 0], "images", "300") == [{"GAP": 0.8}, {"GAP": 0.9}]
+    with pytest.raises(KeyError):
+        seeds.over_seeds(stored, [2], "images")

@@ -38,7 +38,6 @@ from ..boxes import convert, iou
 from ..cam import cam, upsample
 from ..data import SHAPE_CLASSES, Shapes, make_shapes
 from ..device import set_seed
-from ..gradcam import grad_cam
 from ..metrics import accuracy, localization_row, pointing_game
 from ..models import NinNet, TwoHeadNet
 from ..seeds import BOX_LOSS_RECIPE, HEADS, HEADS_RECIPE, box_loss_scores, build_head, centred_shapes
@@ -217,15 +216,6 @@ AUGMENTED_EXERCISE_RECIPE = {
 }
 
 
-def copy_zero_views(model, images, classes, warps, layer):
-    """Like :func:`helpers.augmented.grad_cam_views`, but every view divided by copy 0's maximum (the unwarped map)."""
-    count = len(warps.angles)
-    copies = augmented.warp(images[:, None].expand(-1, count, -1, -1, -1), warps)
-    maps = grad_cam(model, copies.flatten(0, 1), classes.repeat_interleave(count), layer).maps[:, 0]
-    maps = maps.view(images.shape[0], count, *maps.shape[-2:])
-    return maps / maps[:, :1].amax(dim=(-2, -1), keepdim=True).clamp(min=torch.finfo(maps.dtype).tiny)
-
-
 def solve_counting(views, warps, side, inside, **options):
     """:func:`helpers.augmented.super_resolve` with the cells of value ``>= inside`` counted as inside the image
     (the module's ``INSIDE``, restored afterwards; 0 counts every cell, as the paper does).
@@ -253,9 +243,9 @@ def augmented_exercise_rows(seed, recipe=AUGMENTED_EXERCISE_RECIPE, device="cpu"
     standard = augmented.sample_augmentations(recipe["views"], seed=seed)
     shifts = augmented.sample_augmentations(recipe["views"], rotation=(0.0, 0.0), seed=seed)
 
-    def views_of(warps, make=augmented.grad_cam_views):
-        return torch.cat([make(model, images[start:start + 100], classes[start:start + 100], warps, recipe["layer"])
-                          for start in range(0, count, 100)])
+    def views_of(warps, reference="own"):
+        return torch.cat([augmented.grad_cam_views(model, images[start:start + 100], classes[start:start + 100], warps,
+                                                   recipe["layer"], reference) for start in range(0, count, 100)])
 
     views = views_of(standard)
     results = {}
@@ -269,7 +259,7 @@ def augmented_exercise_rows(seed, recipe=AUGMENTED_EXERCISE_RECIPE, device="cpu"
         elif setting == "shifts only":
             warps, setting_views = shifts, views_of(shifts)
         elif setting == "normalised by copy 0":
-            setting_views = views_of(standard, copy_zero_views)
+            setting_views = views_of(standard, "copy 0")
         inside = 0.0 if setting == "every cell inside" else augmented.INSIDE
         solved, solution, history, share = solve_counting(setting_views, warps, 64, inside, **options)
         maps = {"augmented": solved}
