@@ -8,6 +8,10 @@ of the recipe, the held-out accuracy and the file's sha256. A test retrains it
 from the same seeds and checks that the accuracy comes back within
 ``SHAPES_GAP_TOLERANCE``.
 
+:func:`save` and :func:`load` do the same for any network: the seed-0 networks
+of the experiments in :mod:`helpers.seeds` that a later lesson reuses are stored
+this way (see ``helpers.seeds.stored_box_model`` and ``stored_flatten_net``).
+
 Explained in 02_global_average_pooling.
 """
 
@@ -63,39 +67,53 @@ def train_shapes_gap(recipe=SHAPES_GAP_RECIPE, device="cpu", progress=True):
     return model, accuracy(predict_classes(model, test.images), test.labels)
 
 
-def save_shapes_gap(model, test_accuracy, directory=CHECKPOINT_DIR, recipe=SHAPES_GAP_RECIPE):
-    """Write ``shapes_gap.pt`` (state dict on the CPU) and ``shapes_gap.json`` (recipe, accuracy, sha256)."""
+def save(model, name, record, directory=CHECKPOINT_DIR):
+    """Write ``<name>.pt`` (the state dict on the CPU) and ``<name>.json`` (``record`` with sha256 and torch version)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    weights = directory / "shapes_gap.pt"
-    torch.save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, weights)
-    record = {"recipe": recipe, "test_accuracy": round(test_accuracy, 4), "sha256": sha256_of(weights),
-              "torch": torch.__version__}
-    (directory / "shapes_gap.json").write_text(json.dumps(record, indent=2) + "\n")
+    weights = directory / f"{name}.pt"
+    torch.save({key: tensor.cpu() for key, tensor in model.state_dict().items()}, weights)
+    record = {**record, "sha256": sha256_of(weights), "torch": torch.__version__}
+    (directory / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
-def shapes_gap_record(directory=CHECKPOINT_DIR):
-    """The JSON record saved with the checkpoint: recipe, test accuracy, sha256, torch version."""
-    path = Path(directory) / "shapes_gap.json"
+def record(name, directory=CHECKPOINT_DIR):
+    """The JSON record saved with checkpoint ``name``: its recipe, what it scored, sha256, torch version."""
+    path = Path(directory) / f"{name}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run `.venv/bin/python scripts/make_checkpoints.py`")
+        raise FileNotFoundError(f"{path} not found: run `.venv/bin/python scripts/make_checkpoints.py {name}`")
     return json.loads(path.read_text())
 
 
-def load_shapes_gap(device=None, directory=CHECKPOINT_DIR):
-    """The trained shapes GAP model (a :class:`helpers.models.GapNet`), in eval mode.
+def load(name, model, device=None, directory=CHECKPOINT_DIR):
+    """``model`` (built with the recipe's shape) with the weights of checkpoint ``name``, in eval mode.
 
     Raises:
         FileNotFoundError: the checkpoint has not been made.
         ValueError: the weights file's sha256 differs from the one recorded with it.
     """
-    record = shapes_gap_record(directory)
-    weights = Path(directory) / "shapes_gap.pt"
+    expected = record(name, directory)["sha256"]
+    weights = Path(directory) / f"{name}.pt"
     digest = sha256_of(weights)
-    if digest != record["sha256"]:
-        raise ValueError(f"checksum mismatch for {weights}: recorded {record['sha256']}, got {digest}; "
-                         "make it again with scripts/make_checkpoints.py")
-    model = GapNet(classes=len(SHAPE_CLASSES), width=record["recipe"]["width"])
+    if digest != expected:
+        raise ValueError(f"checksum mismatch for {weights}: recorded {expected}, got {digest}; "
+                         f"make it again with scripts/make_checkpoints.py {name}")
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.to(device if device is not None else "cpu").eval()
+
+
+def save_shapes_gap(model, test_accuracy, directory=CHECKPOINT_DIR, recipe=SHAPES_GAP_RECIPE):
+    """Write ``shapes_gap.pt`` and ``shapes_gap.json`` (recipe, held-out accuracy, sha256)."""
+    return save(model, "shapes_gap", {"recipe": recipe, "test_accuracy": round(test_accuracy, 4)}, directory)
+
+
+def shapes_gap_record(directory=CHECKPOINT_DIR):
+    """The JSON record saved with the shapes GAP checkpoint: recipe, test accuracy, sha256, torch version."""
+    return record("shapes_gap", directory)
+
+
+def load_shapes_gap(device=None, directory=CHECKPOINT_DIR):
+    """The trained shapes GAP model (a :class:`helpers.models.GapNet`), in eval mode (errors as :func:`load`)."""
+    width = shapes_gap_record(directory)["recipe"]["width"]
+    return load("shapes_gap", GapNet(classes=len(SHAPE_CLASSES), width=width), device, directory)

@@ -115,6 +115,10 @@ BOX_LOSS_RECIPE = {
 }
 
 
+def _two_head_net(recipe=BOX_LOSS_RECIPE):
+    return TwoHeadNet(classes=len(SHAPE_CLASSES), size=64, width=recipe["width"])
+
+
 def box_loss_scores(model, recipe=BOX_LOSS_RECIPE):
     """Held-out scores of a trained :class:`helpers.models.TwoHeadNet`, and its midpoint share on two-object images."""
     test = make_shapes(recipe["test_images"], seed=recipe["test_seed"])
@@ -134,7 +138,7 @@ def train_box_model(kind, seed, recipe=BOX_LOSS_RECIPE, device="cpu", progress=F
     """Lesson 01's network trained with box loss ``kind`` and its lambda, weights and batches from ``seed``."""
     train_set = make_shapes(recipe["train_images"], seed=recipe["train_seed"])
     set_seed(seed)
-    model = TwoHeadNet(classes=len(SHAPE_CLASSES), size=64, width=recipe["width"])
+    model = _two_head_net(recipe)
     fit(model, train_set, box_regression_loss(kind, recipe["weights"][kind]), recipe["epochs"], device=device,
         seed=seed, progress=progress)
     return model.eval()
@@ -236,13 +240,61 @@ def shift_evidence(net, shapes, layer="backbone"):
     return row, maps
 
 
-def flatten_shift_rows(seed, recipe=FLATTEN_SHIFT_RECIPE, device="cpu"):
-    """``{shift: shift_evidence row}`` of lesson 02's flatten-head network trained with ``seed``."""
+def train_flatten_net(seed, recipe=FLATTEN_SHIFT_RECIPE, device="cpu"):
+    """Lesson 02's flatten-head network (its heads recipe) trained with ``seed``, in eval mode."""
     net = build_head(HEADS[0], seed, recipe)
     fit_classifier(net, centred_shapes(recipe["train_images"], recipe["train_seed"]), recipe["epochs"], device=device,
                    seed=seed, progress=False)
-    net.eval()
+    return net.eval()
+
+
+def flatten_shift_rows(seed, recipe=FLATTEN_SHIFT_RECIPE, device="cpu"):
+    """``{shift: shift_evidence row}`` of lesson 02's flatten-head network trained with ``seed``."""
+    net = train_flatten_net(seed, recipe, device)
     return {s: shift_evidence(net, shapes, recipe["layer"])[0] for s, shapes in shifted_sets(recipe).items()}
+
+
+#: Seed-0 networks of these experiments that later lessons load instead of training them again, stored under
+#: ``data/checkpoints/`` by ``scripts/make_checkpoints.py``: lesson 01's three box-loss networks (lesson 07
+#: explains the L2 one) and lesson 02's flatten-head network (lesson 04, section 2).
+STORED_NETWORKS = ("box_l2", "box_smooth_l1", "box_giou", "flatten_head")
+
+
+def stored_scores(name, model):
+    """What stored network ``name`` scores: its ``box_losses`` row, or its accuracy at each ``flatten_shift`` shift."""
+    if name == "flatten_head":
+        return {str(s): classifier_scores(model, shapes)["accuracy"] for s, shapes in shifted_sets().items()}
+    return box_loss_scores(model)
+
+
+def train_stored(name, device="cpu"):
+    """Train stored network ``name`` (one of :data:`STORED_NETWORKS`) from seed 0: ``(model, record)``.
+
+    The record names the experiment the network is seed 0 of, its recipe, and its
+    :func:`stored_scores`, which equal that seed's stored results when trained on
+    the same number of CPU threads.
+    """
+    if name not in STORED_NETWORKS:
+        raise ValueError(f"name must be one of {STORED_NETWORKS}, got {name!r}")
+    if name == "flatten_head":
+        model, experiment, recipe = train_flatten_net(0, device=device), "flatten_shift", FLATTEN_SHIFT_RECIPE
+    else:
+        kind = name.removeprefix("box_")
+        model, experiment, recipe = train_box_model(kind, 0, device=device), "box_losses", BOX_LOSS_RECIPE
+    return model, {"experiment": experiment, "seed": 0, "recipe": recipe, "scores": stored_scores(name, model),
+                   "threads": torch.get_num_threads()}
+
+
+def stored_box_model(kind, device=None):
+    """Lesson 01's network trained with box loss ``kind`` (seed 0 of ``box_losses``), loaded from its checkpoint."""
+    return checkpoints.load(f"box_{kind}", _two_head_net(), device)
+
+
+def stored_flatten_net(device=None):
+    """Lesson 02's flatten-head network (seed 0 of ``flatten_shift``), loaded from its checkpoint."""
+    recipe = FLATTEN_SHIFT_RECIPE
+    return checkpoints.load("flatten_head", FlattenNet(len(SHAPE_CLASSES), size=64, width=recipe["width"],
+                                                       hidden=recipe["hidden"]), device)
 
 
 #: Lesson 06's comparison on the shapes: the checkpoint GAP network, its test set, the true class.

@@ -1,4 +1,4 @@
-"""The shipped shapes GAP checkpoint: loadable, what its record says, and reproducible from its seeds."""
+"""The shipped checkpoints: loadable, what their records say, and reproducible from their seeds."""
 
 import json
 import shutil
@@ -6,6 +6,7 @@ import shutil
 import pytest
 import torch
 
+from helpers import checkpoints, seeds
 from helpers.checkpoints import (
     CHECKPOINT_DIR,
     SHAPES_GAP_RECIPE,
@@ -57,3 +58,29 @@ def test_missing_or_altered_checkpoint_is_refused(tmp_path):
         load_shapes_gap(directory=tmp_path)
     record = json.loads((tmp_path / "shapes_gap.json").read_text())
     assert record["sha256"] == shapes_gap_record()["sha256"]
+
+
+@pytest.mark.parametrize("name", seeds.STORED_NETWORKS)
+def test_stored_network_scores_what_its_experiment_stored_for_seed_0(name):
+    """The checkpoint is seed 0 of its experiment: its scores are that seed's stored results (evaluation only)."""
+    record = checkpoints.record(name)
+    model = (seeds.stored_flatten_net() if name == "flatten_head"
+             else seeds.stored_box_model(name.removeprefix("box_")))
+    assert not model.training
+    measured = seeds.stored_scores(name, model)
+    _, stored = seeds.load(record["experiment"])
+    seed_0 = stored[str(record["seed"])]
+    expected = ({shift: row["accuracy"] for shift, row in seed_0.items()} if name == "flatten_head"
+                else seed_0[name.removeprefix("box_")])
+    assert measured == pytest.approx(record["scores"], abs=0.002)
+    assert measured == pytest.approx(expected, abs=0.002)
+    assert record["recipe"] == getattr(seeds, "FLATTEN_SHIFT_RECIPE" if name == "flatten_head" else "BOX_LOSS_RECIPE")
+
+
+def test_stored_networks_refuse_an_unknown_name_and_a_wrong_architecture(tmp_path):
+    with pytest.raises(ValueError, match="must be one of"):
+        seeds.train_stored("box_l1")
+    with pytest.raises(RuntimeError, match="state_dict"):  # a GapNet cannot take the flatten head's weights
+        checkpoints.load("flatten_head", GapNet(6, width=8))
+    with pytest.raises(FileNotFoundError, match="make_checkpoints.py box_l2"):
+        checkpoints.load("box_l2", GapNet(6, width=8), directory=tmp_path)
