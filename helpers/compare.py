@@ -131,7 +131,21 @@ def _weighted_layers(module):
     return [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def cascading_randomization(model, groups=None, seed=0):
+def _randomization_steps(model, groups):
+    """The groups of ``model`` to re-initialise, from the top: ``groups`` checked, or every conv and linear layer."""
+    named = dict(model.named_modules())
+    if groups is None:
+        return [name for name, m in named.items() if isinstance(m, (nn.Conv2d, nn.Linear))][::-1]
+    names = list(groups)
+    missing = [name for name in names if name not in named]
+    if missing:
+        raise ValueError(f"no module named {missing[0]!r} in the model")
+    if not all(_weighted_layers(named[name]) for name in names):
+        raise ValueError("every group must hold at least one convolution or linear layer")
+    return names
+
+
+def cascading_randomization(model, groups=None, seed=0, cascading=True):
     """Copies of ``model`` with more and more of its layers re-initialised, from the output down.
 
     ``groups`` names the parts re-initialised together at each step, from the top
@@ -139,28 +153,22 @@ def cascading_randomization(model, groups=None, seed=0):
     default every convolution and linear layer is its own step. Each step resets
     the convolutions and linear layers of its group to PyTorch's default random
     initialisation (batch-norm layers keep their statistics) on top of the steps
-    before it, as in Adebayo et al.'s cascading test.
+    before it, as in Adebayo et al.'s cascading test. With ``cascading=False`` each
+    step re-initialises its group alone in a fresh copy of the trained model (their
+    independent test), with the same random weights as in the cascade.
 
     Yields ``(name of the group just randomised, model copy in eval mode)``; the
     first item is ``("none", copy of the trained model)``. ``model`` is not changed.
     """
-    named = dict(model.named_modules())
-    if groups is None:
-        names = [name for name, m in named.items() if isinstance(m, (nn.Conv2d, nn.Linear))][::-1]
-    else:
-        names = list(groups)
-        missing = [name for name in names if name not in named]
-        if missing:
-            raise ValueError(f"no module named {missing[0]!r} in the model")
-        if not all(_weighted_layers(named[name]) for name in names):
-            raise ValueError("every group must hold at least one convolution or linear layer")
+    names = _randomization_steps(model, groups)
     randomized = copy.deepcopy(model).eval()
-    parts = dict(randomized.named_modules())
     yield "none", copy.deepcopy(randomized)
     for step, name in enumerate(names):
+        if not cascading:
+            randomized = copy.deepcopy(model).eval()
         with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
             torch.manual_seed(seed + step)
-            for layer in _weighted_layers(parts[name]):
+            for layer in _weighted_layers(dict(randomized.named_modules())[name]):
                 layer.reset_parameters()
         yield name, copy.deepcopy(randomized)
 
@@ -175,9 +183,11 @@ class Randomization(NamedTuple):
     ssim: dict  #: {method: (stages, N) :func:`structural_similarity` of each map with its trained map}
 
 
-def randomization_test(model, images, classes, methods=METHODS, *, groups=None, seed=0, progress=True, **options):
+def randomization_test(model, images, classes, methods=METHODS, *, groups=None, seed=0, cascading=True,
+                       progress=True, **options):
     """Adebayo et al.'s cascading test: each method's maps at every stage of :func:`cascading_randomization`
-    and their mean :func:`rank_correlation` with the trained model's maps (made once with ``seed``).
+    and their mean :func:`rank_correlation` with the trained model's maps (made once with ``seed``);
+    ``cascading=False`` runs their independent test instead (one group re-initialised at a time).
 
     RISE is random, so it draws new masks at each stage (seed ``seed + 1 + stage``): with
     shared masks a network whose score hardly changes still gives the sum of the same masks,
@@ -188,7 +198,7 @@ def randomization_test(model, images, classes, methods=METHODS, *, groups=None, 
     stages, maps = [], {m: [] for m in methods}
     per_image, ssim = {m: [] for m in methods}, {m: [] for m in methods}
     total = (len(groups) if groups is not None else len(_weighted_layers(model))) + 1
-    cascade = cascading_randomization(model, groups=groups, seed=seed)
+    cascade = cascading_randomization(model, groups=groups, seed=seed, cascading=cascading)
     for stage, (name, randomized) in enumerate(tqdm(cascade, total=total, desc="randomisation",
                                                     disable=not progress)):
         stages.append(name)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 from tqdm.auto import tqdm
 
-from .boxes import check_boxes, connected_components, iou, keep_above, largest_components, nearer_the_midpoint
+from .boxes import check_boxes, connected_components, iou, largest_components, nearer_the_midpoint
 from .data import check_int
 
 
@@ -125,10 +125,11 @@ def box_scores(maps, boxes, taus=TAUS, progress=True):
         raise ValueError(f"every tau must be in [0, 1], got {taus}")
     normalized = normalize_maps(maps)
     peak = normalized.amax(dim=(-2, -1), keepdim=True)  # 1, or 0 for a constant map (nothing kept)
+    levels = torch.where(peak > 0, normalized, -1.0)  # a constant map keeps nothing, even at tau = 0
     n = maps.shape[0]
     largest, best = [], []
     for tau in tqdm(taus, desc="thresholds", disable=not progress):
-        parts = connected_components(keep_above(normalized, peak, float(tau)))
+        parts = connected_components(levels >= float(tau))
         # IoU of every component's box with every ground-truth box of its image; keep the best ground truth
         ious = torch.stack([iou(parts.boxes, truth[parts.image, g]) for g in range(truth.shape[1])]).amax(dim=0)
         best.append(torch.zeros(n, device=maps.device).scatter_reduce(0, parts.image, ious, "amax"))
@@ -314,7 +315,7 @@ def curve_auc(curves):
     return (curves.sum(dim=1) - curves[:, 0] / 2 - curves[:, -1] / 2) / (curves.shape[1] - 1)
 
 
-def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progress=True):
+def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progress=True, deleted="zeros"):
     """Deletion or insertion curves (Petsiuk et al., 2018) of ``images`` (B, C, H, W) ranked by ``saliency`` (B, H, W).
 
     Pixels are taken from the most salient down, ``step`` at a time (all channels).
@@ -324,9 +325,13 @@ def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progre
     fast (high AUC). The probability (softmax) is that of the class predicted for the
     original image, at ``T + 1`` points, ``T = ceil(H W / step)``; the AUC is :func:`curve_auc`'s. Several
     points and images go through the model together, at most ``batch_size`` inputs per forward pass.
+    ``deleted="blur"`` makes deletion put the blurred image where pixels are deleted, instead of zeros
+    (insertion's substrate; the paper's deletion uses zeros, RISE's own way of hiding pixels).
     """
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
+    if deleted not in ("zeros", "blur"):
+        raise ValueError(f"deleted must be 'zeros' or 'blur', got {deleted!r}")
     check_int("step", step, 1)
     check_int("batch_size", batch_size, 1)
     if images.dim() != 4 or saliency.shape != (images.shape[0], *images.shape[-2:]):
@@ -340,7 +345,8 @@ def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progre
     changed = (torch.arange(steps + 1, device=images.device) * step).clamp(max=pixels)  # pixels changed per point
     with torch.no_grad():
         classes = model(images).argmax(dim=1)
-        start, finish = (images, torch.zeros_like(images)) if mode == "deletion" else (blur(images), images)
+        removed = torch.zeros_like(images) if deleted == "zeros" else blur(images)
+        start, finish = (images, removed) if mode == "deletion" else (blur(images), images)
         per_pass = max(1, batch_size // count)
         scores = []
         for first in tqdm(range(0, steps + 1, per_pass), desc=mode, disable=not progress):

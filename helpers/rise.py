@@ -118,6 +118,22 @@ def _score(logits, score):
     return logits.sigmoid() if score == "sigmoid" else logits
 
 
+def masked_scores(model, images, classes, masks, score="probability"):
+    """``f_c(I * M_i)``: the score of each image's classes with each mask applied, (B, n, K).
+
+    ``images`` (B, C, H, W), ``classes`` (B, K) indices, ``masks`` (n, H, W) in [0, 1]
+    (a hidden pixel becomes 0, the normalised input's mean colour); one forward pass
+    of B n masked images, without gradients. RISE's ingredient, and occlusion's.
+    """
+    if masks.dim() != 3 or masks.shape[-2:] != images.shape[-2:]:
+        raise ValueError(f"masks must be (n, H, W) with the images' H, W = {tuple(images.shape[-2:])}, "
+                         f"got {tuple(masks.shape)}")
+    with torch.no_grad():
+        masked = images[:, None] * masks[None, :, None]  # (B, n, C, H, W)
+        scores = _score(model(masked.flatten(0, 1)), score).view(images.shape[0], masks.shape[0], -1)
+    return scores.gather(2, classes[:, None, :].expand(-1, masks.shape[0], -1))
+
+
 def rise(model, images, classes=None, *, masks=4000, cells=7, keep=0.5, batch_size=100, score="probability",
          seed=0, progress=True):
     """RISE saliency maps of ``images`` (B, C, H, W) for their ``classes``, all from one set of N masks.
@@ -149,9 +165,7 @@ def rise(model, images, classes=None, *, masks=4000, cells=7, keep=0.5, batch_si
         for start in tqdm(range(0, masks, batch_size), desc="RISE, batches of masks", disable=not progress):
             chunk = masks_from(Grids(grids.cells[start:start + batch_size], grids.offsets[start:start + batch_size]),
                                size)  # (n, H, W)
-            masked = images[:, None] * chunk[None, :, None]  # (B, n, C, H, W)
-            scores = _score(model(masked.flatten(0, 1)), score).view(count, chunk.shape[0], -1)
-            weights = scores.gather(2, classes[:, None, :].expand(-1, chunk.shape[0], -1))  # (B, n, K)
+            weights = masked_scores(model, images, classes, chunk, score)  # (B, n, K)
             total += weights.transpose(1, 2) @ chunk.flatten(1)  # (B, K, n) @ (n, H W)
     maps = (total / (masks * keep)).view(count, classes.shape[1], *size)
     return Rise(maps, classes, unmasked.gather(1, classes))

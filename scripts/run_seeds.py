@@ -4,7 +4,7 @@ Run from the repository root with the project's venv, on the CPU (the stored num
 come from the CPU with two threads; another number of threads trains slightly
 different networks, as another seed would): ``.venv/bin/python scripts/run_seeds.py
 [canvas] [box_losses] [heads] [rise_shapes] [augmented_views] [box_exercises] [flatten_shift]
-[head_exercises] [augmented_exercises]``
+[head_exercises] [augmented_exercises] [rise_exercises] [comparison_exercises]``
 (canvas: about two minutes on 2 CPU cores, three GAP networks each scored on 12
 canvases; box_losses: about seven minutes, nine class + box networks; heads:
 about eight minutes, eighteen classifiers; rise_shapes: about ten minutes, RISE
@@ -14,7 +14,9 @@ shapes and nine photos; box_exercises: about 17 minutes, lesson 01's network in
 eight more settings for its exercises, 24 networks, see helpers.exercises.answers;
 flatten_shift: about two minutes, three flatten-head networks; head_exercises: about
 twenty minutes, lesson 02's heads and a NiN network, 15 trainings per seed, 45 networks; augmented_exercises:
-about fifteen minutes, lesson 05's section 6 in seven settings for three seeds of the warps).
+about fifteen minutes, lesson 05's section 6 in seven settings for three seeds of the warps; rise_exercises and
+comparison_exercises: lessons 06 and 07's exercises, no training, see helpers.exercises.map_answers for what
+they run and the times they took).
 Each lesson that loads a file checks that its own run of one seed gives the stored
 numbers of that seed.
 """
@@ -25,7 +27,7 @@ import time
 from tqdm.auto import tqdm
 
 from helpers import seeds
-from helpers.exercises import answers
+from helpers.exercises import answers, map_answers
 
 
 def canvas():
@@ -86,10 +88,21 @@ def box_exercises():
     return seeds.save("box_exercises", recipe, results)
 
 
+def rise_exercises():
+    recipe = map_answers.RISE_EXERCISE_RECIPE
+    return seeds.save("rise_exercises", recipe, map_answers.rise_exercise_runs(recipe))
+
+
+def comparison_exercises():
+    recipe = map_answers.COMPARISON_EXERCISE_RECIPE
+    return seeds.save("comparison_exercises", recipe, map_answers.comparison_exercise_runs(recipe))
+
+
 EXPERIMENTS = {"canvas": canvas, "box_losses": box_losses, "heads": heads, "rise_shapes": rise_shapes,
                "augmented_views": augmented_views,
                "box_exercises": box_exercises, "flatten_shift": flatten_shift,
-               "head_exercises": head_exercises, "augmented_exercises": augmented_exercises}
+               "head_exercises": head_exercises, "augmented_exercises": augmented_exercises,
+               "rise_exercises": rise_exercises, "comparison_exercises": comparison_exercises}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(EXPERIMENTS)

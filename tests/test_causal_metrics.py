@@ -57,6 +57,20 @@ def test_insertion_goes_from_the_blurred_image_to_the_original():
     assert curves.scores[0, 1].item() == pytest.approx(0.5 + blur(images)[0, 0, 3, 1:5].mean().item() / 2, abs=1e-6)
 
 
+def test_deletion_onto_the_blurred_image_ends_at_the_blurred_score():
+    model = ShareModel((slice(2, 4), slice(1, 5))).eval()
+    images = torch.zeros(1, 3, 8, 8)
+    images[:, :, 2:4, 1:5] = 1.0
+    curves = causal_curves(model, images, images[:, 0].clone(), "deletion", step=4, progress=False, deleted="blur")
+    blurred = blur(images)
+    assert curves.scores[0, 0].item() == pytest.approx(1.0, abs=1e-6)  # nothing deleted yet
+    # step 1 replaces the first 4 region pixels (row 2) by their blurred values; row 3 is still the original
+    assert curves.scores[0, 1].item() == pytest.approx(0.5 + blurred[0, 0, 2, 1:5].mean().item() / 2, abs=1e-6)
+    assert curves.scores[0, -1].item() == pytest.approx(model(blurred).softmax(dim=1)[0, 0].item(), abs=1e-6)
+    zeros = causal_curves(model, images, images[:, 0].clone(), "deletion", step=4, progress=False)
+    assert zeros.scores[0, -1].item() < 1e-6 < curves.scores[0, -1].item()  # the two substrates differ
+
+
 def test_blur_is_the_authors_kernel_with_zero_padding():
     impulse = np.zeros((11, 11))
     impulse[5, 5] = 1
@@ -90,6 +104,7 @@ def test_batches_of_images_and_points_equal_one_at_a_time():
     ({"step": 0}, "step must be >= 1"),
     ({"batch_size": 0}, "batch_size must be >= 1"),
     ({"saliency": torch.rand(1, 4, 8)}, "saliency must be"),
+    ({"deleted": "noise"}, "deleted must be"),
 ])
 def test_bad_arguments(options, match):
     arguments = {"model": ShareModel().eval(), "images": torch.ones(1, 3, 8, 8), "saliency": torch.rand(1, 8, 8),

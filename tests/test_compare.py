@@ -166,6 +166,22 @@ def test_cascade_randomises_from_the_top_one_layer_at_a_time_and_leaves_the_mode
     assert all(torch.equal(p, q) for p, q in zip(again.state_dict().values(), steps[3][1].state_dict().values()))
 
 
+def test_independent_randomisation_resets_one_layer_at_a_time_with_the_cascades_weights(model):
+    original = {name: p.clone() for name, p in model.state_dict().items()}
+    cascade = list(cascading_randomization(model, seed=1))
+    alone = list(cascading_randomization(model, seed=1, cascading=False))
+    assert [name for name, _ in alone] == [name for name, _ in cascade]
+    for (name, copy), (_, cascaded) in zip(alone[1:], cascade[1:]):
+        changed = {key.rsplit(".", 1)[0] for key, p in copy.state_dict().items() if not torch.equal(p, original[key])}
+        assert changed == {name}, name  # only its own layer differs from the trained model...
+        mine = {key: p for key, p in copy.state_dict().items() if key.startswith(name + ".")}
+        assert all(torch.equal(p, cascaded.state_dict()[key]) for key, p in mine.items())  # ...with the cascade's weights
+    found = randomization_test(model, torch.rand(2, 3, 64, 64), torch.tensor([0, 1]), ("CAM",), cascading=False,
+                               progress=False)
+    assert found.stages == [name for name, _ in alone]
+    assert found.correlations["CAM"][0] == pytest.approx(1)
+
+
 def test_cascade_by_named_groups_and_bad_groups(model):
     steps = list(cascading_randomization(model, groups=["classifier", "backbone"]))
     assert [name for name, _ in steps] == ["none", "classifier", "backbone"]

@@ -1,7 +1,9 @@
 """Boxes from heat-maps and the weakly supervised localization metrics, on hand-made maps with known answers."""
 
+import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from helpers.boxes import box_from_heatmap, connected_components
 from helpers.metrics import box_scores, centre_baseline, localization_row, normalize_maps, pointing_game, pxap
@@ -188,3 +190,39 @@ def test_held_out_threshold_is_chosen_on_one_part_and_scored_on_the_other():
     assert tau == pytest.approx(0.5) and accuracy == 0.5
     with pytest.raises(ValueError, match="both parts"):
         scores.held_out(torch.ones(4, dtype=torch.bool))
+
+
+def _scipy_components(kept):
+    """The reference: scipy's 8-connected labelling of each mask, components in raster order of their first pixel."""
+    image, boxes, sizes = [], [], []
+    for index, mask in enumerate(kept.numpy()):
+        labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+        for label, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+            image.append(index)
+            boxes.append([cols.start, rows.start, cols.stop, rows.stop])
+            sizes.append(int((labels == label).sum()))
+    return image, boxes, sizes
+
+
+@pytest.mark.parametrize("shape, keep", [((50, 64, 64), 0.45), ((3, 224, 224), 0.5), ((7, 1, 9), 0.5),
+                                         ((4, 13, 1), 0.5), ((2, 5, 5), 0.0), ((2, 5, 5), 1.0)])
+def test_components_match_scipy_in_order_boxes_and_sizes(shape, keep):
+    """Order matters: MaxBoxAcc keeps the *first* of equally large components, so it must be raster order."""
+    generator = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.interpolate(torch.rand(shape[0], 1, 6, 6, generator=generator), size=shape[1:],
+                                             mode="bilinear")[:, 0]
+    kept = (smooth + 0.3 * torch.rand(shape, generator=generator)) < 1.3 * keep  # blobs with ragged edges
+    parts = connected_components(kept)
+    image, boxes, sizes = _scipy_components(kept)
+    assert parts.image.tolist() == image
+    assert parts.boxes.tolist() == boxes
+    assert parts.sizes.tolist() == sizes
+
+
+def test_equally_large_components_keep_raster_order():
+    kept = torch.zeros(1, 6, 8, dtype=torch.bool)
+    kept[0, 1:3, 5:7] = True  # starts first in raster order (row 1)...
+    kept[0, 2:4, 0:2] = True  # ...although this one lies further left
+    parts = connected_components(kept)
+    assert parts.boxes.tolist() == [[5.0, 1.0, 7.0, 3.0], [0.0, 2.0, 2.0, 4.0]]
+    assert box_from_heatmap(kept.float()).tolist() == [[5.0, 1.0, 7.0, 3.0]]
