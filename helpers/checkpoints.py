@@ -68,7 +68,7 @@ def train_shapes_gap(recipe=SHAPES_GAP_RECIPE, device="cpu", progress=True):
 
 
 def save(model, name, record, directory=CHECKPOINT_DIR):
-    """Write ``<name>.pt`` (the state dict on the CPU) and ``<name>.json`` (``record`` with sha256 and torch version)."""
+    """Write ``<name>.pt`` (the state dict on the CPU) and ``<name>.json`` (``record``, sha256, torch version)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / f"{name}.pt"
@@ -87,7 +87,7 @@ def record(name, directory=CHECKPOINT_DIR):
 
 
 def load(name, model, device=None, directory=CHECKPOINT_DIR):
-    """``model`` (built with the recipe's shape) with the weights of checkpoint ``name``, in eval mode.
+    """``model`` (built to the recipe's shape) with the weights of checkpoint ``name``, in eval mode.
 
     Raises:
         FileNotFoundError: the checkpoint has not been made.

@@ -1,4 +1,4 @@
-"""helpers.exercises.map_answers (lesson 06's worked answers: occlusion from RISE's ingredients) and rise.masked_scores."""
+"""helpers.exercises.map_answers (lesson 06's answers: occlusion from RISE's ingredients) and rise.masked_scores."""
 
 import pytest
 import torch
