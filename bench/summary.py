@@ -1,6 +1,6 @@
 """Every speed ratio measured in bench/, in one table: the top of bench/README.md.
 
-Each speed script (cam_speed, gradcam_speed, augmented_speed, rise_speed, input_checks, layout) writes its
+Each speed script (cam_speed, gradcam_speed, augmented_speed, rise_speed, input_checks, layout, box_metrics) writes its
 ratios to ``bench/results/<script>--<machine>.json`` when it runs; this script reads
 them all and rewrites the table between the ``summary`` markers of bench/README.md.
 With ``--run`` it first runs every speed script on this machine (about 20 minutes on 2
@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
-SCRIPTS = ("cam_speed", "gradcam_speed", "augmented_speed", "rise_speed", "input_checks", "layout")
+SCRIPTS = ("cam_speed", "gradcam_speed", "augmented_speed", "rise_speed", "input_checks", "layout", "box_metrics")
 BEGIN, END = "<!-- summary: begin (made by bench/summary.py) -->", "<!-- summary: end -->"
 
 
