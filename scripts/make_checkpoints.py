@@ -9,33 +9,24 @@ same weights. tests/test_checkpoints.py checks that a retrained shapes GAP model
 that every other checkpoint scores what its experiment stored for seed 0 in data/seeds/.
 """
 
-import sys
-import time
-
 from helpers import checkpoints, seeds
+from named_runs import run_named
 
 
 def shapes_gap():
     model, test_accuracy = checkpoints.train_shapes_gap(device="cpu")
     record = checkpoints.save_shapes_gap(model, test_accuracy)
-    return f"test accuracy {record['test_accuracy']:.4f}"
+    return f"test accuracy {record['test_accuracy']:.4f}, saved in {checkpoints.CHECKPOINT_DIR}"
 
 
 def stored(name):
     model, record = seeds.train_stored(name)
     record = checkpoints.save(model, name, record)
     scores = {key: round(value, 3) for key, value in record["scores"].items()}
-    return f"seed 0 of {record['experiment']}: {scores}"
+    return f"seed 0 of {record['experiment']}: {scores}, saved in {checkpoints.CHECKPOINT_DIR}"
 
 
 MAKERS = {"shapes_gap": shapes_gap, **{name: (lambda name=name: stored(name)) for name in seeds.STORED_NETWORKS}}
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(MAKERS)
-    unknown = [name for name in names if name not in MAKERS]
-    if unknown:
-        sys.exit(f"unknown checkpoint(s) {unknown}; choose from {list(MAKERS)}")
-    for name in names:
-        start = time.perf_counter()
-        summary = MAKERS[name]()
-        print(f"{name}: {summary}, saved in {checkpoints.CHECKPOINT_DIR} ({time.perf_counter() - start:.0f} s)")
+    run_named(MAKERS, "checkpoint")

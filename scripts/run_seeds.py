@@ -21,13 +21,11 @@ Each lesson that loads a file checks that its own run of one seed gives the stor
 numbers of that seed.
 """
 
-import sys
-import time
-
 from tqdm.auto import tqdm
 
 from helpers import seeds
 from helpers.exercises import answers, map_answers
+from named_runs import run_named
 
 
 def canvas():
@@ -105,11 +103,4 @@ EXPERIMENTS = {"canvas": canvas, "box_losses": box_losses, "heads": heads, "rise
                "rise_exercises": rise_exercises, "comparison_exercises": comparison_exercises}
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(EXPERIMENTS)
-    unknown = [name for name in names if name not in EXPERIMENTS]
-    if unknown:
-        sys.exit(f"unknown experiment(s) {unknown}; known: {list(EXPERIMENTS)}")
-    for name in names:
-        start = time.perf_counter()
-        path = EXPERIMENTS[name]()
-        print(f"{name}: written to {path} ({time.perf_counter() - start:.0f} s)")
+    run_named({name: (lambda job=job: f"written to {job()}") for name, job in EXPERIMENTS.items()}, "experiment")
