@@ -150,7 +150,6 @@ class Components(NamedTuple):
     sizes: torch.Tensor  #: (M,) number of pixels in each component
 
 
-# 8-connectivity inside each image, no connection between consecutive images of the batch
 def connected_components(kept):
     """The 8-connected components of boolean masks ``kept`` (N, H, W), with their boxes and pixel counts.
 

@@ -205,7 +205,7 @@ def _scipy_components(kept):
 
 
 @pytest.mark.parametrize("shape, keep", [((50, 64, 64), 0.45), ((3, 224, 224), 0.5), ((7, 1, 9), 0.5),
-                                         ((4, 13, 1), 0.5), ((2, 5, 5), 0.0), ((2, 5, 5), 1.0)])
+                                         ((4, 13, 1), 0.5), ((2, 5, 5), 0.0), ((2, 5, 5), 1.0), ((0, 5, 5), 0.5)])
 def test_components_match_scipy_in_order_boxes_and_sizes(shape, keep):
     """Order matters: MaxBoxAcc keeps the *first* of equally large components, so it must be raster order."""
     generator = torch.Generator().manual_seed(0)
