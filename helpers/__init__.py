@@ -8,7 +8,8 @@ lesson models shipped under ``data/``), ``seeds`` (experiments repeated over see
 under ``data/seeds/``), ``layers`` (the feature map a classifier's head reads: Grad-CAM's default
 layer), ``cam`` (class activation maps), ``gradcam``
 (Grad-CAM), ``augmented`` (Augmented Grad-CAM), ``rise`` (RISE, from random masks), ``metrics`` (scores,
-localization measures, deletion and insertion), ``viz`` (figures) and ``widgets`` (sliders).
+localization measures, deletion and insertion), ``viz`` (figures), ``widgets`` (sliders) and ``coco`` (photos in COCO format, for
+the benchmark on real photos).
 """
 
 from .data import SHAPE_CLASSES, Normalization, Shapes, ShapesDataset, class_index, load_photos, make_shapes
