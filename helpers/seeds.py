@@ -290,6 +290,13 @@ def stored_box_model(kind, device=None):
     return checkpoints.load(f"box_{kind}", _two_head_net(), device)
 
 
+def load_stored(name, device=None):
+    """Stored network ``name`` (one of :data:`STORED_NETWORKS`), loaded from its checkpoint."""
+    if name not in STORED_NETWORKS:
+        raise ValueError(f"name must be one of {STORED_NETWORKS}, got {name!r}")
+    return stored_flatten_net(device) if name == "flatten_head" else stored_box_model(name.removeprefix("box_"), device)
+
+
 def stored_flatten_net(device=None):
     """Lesson 02's flatten-head network (seed 0 of ``flatten_shift``), loaded from its checkpoint."""
     recipe = FLATTEN_SHIFT_RECIPE

@@ -64,8 +64,7 @@ def test_missing_or_altered_checkpoint_is_refused(tmp_path):
 def test_stored_network_scores_what_its_experiment_stored_for_seed_0(name):
     """The checkpoint is seed 0 of its experiment: its scores are that seed's stored results (evaluation only)."""
     record = checkpoints.record(name)
-    model = (seeds.stored_flatten_net() if name == "flatten_head"
-             else seeds.stored_box_model(name.removeprefix("box_")))
+    model = seeds.load_stored(name)
     assert not model.training
     measured = seeds.stored_scores(name, model)
     _, stored = seeds.load(record["experiment"])
@@ -80,6 +79,8 @@ def test_stored_network_scores_what_its_experiment_stored_for_seed_0(name):
 def test_stored_networks_refuse_an_unknown_name_and_a_wrong_architecture(tmp_path):
     with pytest.raises(ValueError, match="must be one of"):
         seeds.train_stored("box_l1")
+    with pytest.raises(ValueError, match="must be one of"):
+        seeds.load_stored("box_l1")
     with pytest.raises(RuntimeError, match="state_dict"):  # a GapNet cannot take the flatten head's weights
         checkpoints.load("flatten_head", GapNet(6, width=8))
     with pytest.raises(FileNotFoundError, match="make_checkpoints.py box_l2"):
