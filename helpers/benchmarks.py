@@ -13,19 +13,24 @@ from .data import DATA_DIR
 RESULTS_DIR = DATA_DIR.parent / "bench" / "results"
 
 
+def stored_results(script):
+    """Every stored result of ``bench/<script>.py``, one dict per machine (in file-name order).
+
+    Raises:
+        FileNotFoundError: the script has no stored result (``helpers`` installed without the course's ``bench/``).
+    """
+    paths = sorted(RESULTS_DIR.glob(f"{script}--*.json"))
+    if not paths:
+        raise FileNotFoundError(f"no stored results of bench/{script}.py in {RESULTS_DIR}")
+    return [json.loads(path.read_text()) for path in paths]
+
+
 def speed_ratios(*scripts):
     """Rows ``{"comparison", "machine", "ratio", "goal", "settings"}`` of the stored results of ``scripts``.
 
     Raises:
-        FileNotFoundError: a script has no stored result (``helpers`` installed without the course's ``bench/``).
+        FileNotFoundError: a script has no stored result.
     """
-    rows = []
-    for script in scripts:
-        paths = sorted(RESULTS_DIR.glob(f"{script}--*.json"))
-        if not paths:
-            raise FileNotFoundError(f"no stored results of bench/{script}.py in {RESULTS_DIR}")
-        for path in paths:
-            result = json.loads(path.read_text())
-            rows += [{"comparison": ratio["comparison"], "machine": result["machine"], "ratio": ratio["value"],
-                      "goal": ratio["goal"], "settings": result["settings"]} for ratio in result["ratios"]]
-    return rows
+    return [{"comparison": ratio["comparison"], "machine": result["machine"], "ratio": ratio["value"],
+             "goal": ratio["goal"], "settings": result["settings"]}
+            for script in scripts for result in stored_results(script) for ratio in result["ratios"]]

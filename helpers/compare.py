@@ -27,15 +27,19 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augmented import augmented_grad_cam
+from .augmented import augmented_grad_cam, baselines, grad_cam_views, sample_augmentations
 from .cam import cam, check_images, upsample
 from .data import check_int
 from .gradcam import grad_cam
-from .metrics import box_row, causal_curves, centre_baseline, localization_row, normalize_maps
+from .metrics import box_row, causal_curves, centre_baseline, localization_row, normalize_maps, pointing_hits
 from .rise import rise
 
-#: The methods :func:`explain` knows, in the course's order, then the two maps that ignore the model.
+#: The methods lesson 07 compares, in the course's order, then the two maps that ignore the model.
 METHODS = ("CAM", "Grad-CAM", "Augmented Grad-CAM", "RISE", "centre Gaussian", "random")
+#: Lesson 05's baselines of Augmented Grad-CAM: the same views warped back and combined by a maximum or a mean.
+WARPED_VIEWS = {"warped views, max": "max", "warped views, mean": "mean"}
+#: Every map :func:`explain` knows.
+ALL_METHODS = METHODS[:4] + tuple(WARPED_VIEWS) + METHODS[4:]
 
 
 class Timed(NamedTuple):
@@ -46,15 +50,15 @@ class Timed(NamedTuple):
 
 
 def explain(method, model, images, classes, *, layer=None, views=32, resolution=None, masks=1000, seed=0):
-    """The maps (B, H, W) in [0, 1] of one of :data:`METHODS` for ``images`` (B, C, H, W) and ``classes`` (B,).
+    """The maps (B, H, W) in [0, 1] of one of :data:`ALL_METHODS` for ``images`` (B, C, H, W) and ``classes`` (B,).
 
     ``layer`` is Grad-CAM's and Augmented Grad-CAM's layer (``None``: the map the
     classifier head reads), ``views`` and ``resolution`` Augmented Grad-CAM's number of
-    copies L and solver grid, ``masks`` RISE's N; ``seed`` draws the warps, the
+    copies L and solver grid (the warped views' too), ``masks`` RISE's N; ``seed`` draws the warps, the
     masks and the random map. Each method runs with the defaults of its lesson otherwise.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in ALL_METHODS:
+        raise ValueError(f"method must be one of {ALL_METHODS}, got {method!r}")
     check_images(model, images)  # also for the maps that ignore the model: the same inputs for every method
     size = images.shape[-2:]
     column = torch.as_tensor(classes, device=images.device).view(-1, 1)
@@ -65,6 +69,12 @@ def explain(method, model, images, classes, *, layer=None, views=32, resolution=
     elif method == "Augmented Grad-CAM":
         maps = augmented_grad_cam(model, images, column[:, 0], views=views, layer=layer, seed=seed,
                                   resolution=resolution, progress=False).map
+    elif method in WARPED_VIEWS:
+        if size[0] != size[1]:
+            raise ValueError(f"the warped views need square images, got {tuple(size)}")
+        augmentations = sample_augmentations(views, seed=seed)
+        maps = baselines(grad_cam_views(model, images, column[:, 0], augmentations, layer), augmentations,
+                         size[0])[WARPED_VIEWS[method]]
     elif method == "RISE":
         maps = rise(model, images, column, masks=masks, seed=seed, progress=False).maps[:, 0]
     elif method == "centre Gaussian":
@@ -91,7 +101,7 @@ def explain_all(model, images, classes, methods=METHODS, *, batch_size=50, progr
     results = {}
     for method in tqdm(methods, desc="methods", disable=not progress):
         chunks, seconds = [], 0.0
-        for first in range(0, images.shape[0], batch_size):
+        for first in tqdm(range(0, images.shape[0], batch_size), desc=method, leave=False, disable=not progress):
             part = slice(first, first + batch_size)
             if images.is_cuda:
                 torch.cuda.synchronize(images.device)
@@ -105,23 +115,28 @@ def explain_all(model, images, classes, methods=METHODS, *, batch_size=50, progr
 
 
 def score(model, images, boxes, masks, explained, *, regressor_boxes=None, causal=True, step=256, batch_size=256,
-          progress=True):
+          classes=None, per_image=None, progress=True):
     """The comparison table: one row per method of ``explained`` (from :func:`explain_all`).
 
     Each row: MaxBoxAcc (and its tau), MaxBoxAccV2, PxAP and the pointing game
     (:func:`helpers.metrics.localization_row` against ``boxes`` and ``masks``; with
     ``masks=None``, as for the photos, no PxAP), the mean deletion and insertion AUC
-    (:func:`helpers.metrics.causal_curves`, ``step`` pixels per point; left out unless
-    ``causal``) and seconds per image. ``regressor_boxes`` (N, 4), if given, adds the
-    row of a box regressor (:func:`helpers.metrics.box_row`), which has no map.
+    (:func:`helpers.metrics.causal_curves`, ``step`` pixels per point, the probability of ``classes``
+    (default: the predicted ones); left out unless ``causal``) and seconds per image. ``regressor_boxes`` (N, 4), if given, adds the
+    row of a box regressor (:func:`helpers.metrics.box_row`), which has no map. A dict ``per_image``, if given,
+    receives each method's values image by image (N,): the IoU behind MaxBoxAcc (at its best tau), the pointing
+    game's hits and the AUCs, for :func:`helpers.metrics.paired_bootstrap`.
     """
     rows = []
     for method, (maps, seconds) in tqdm(explained.items(), desc="scoring", disable=not progress):
-        row, _ = localization_row(maps, boxes, masks, progress=False)
+        row, scores = localization_row(maps, boxes, masks, progress=False)
         aucs = {f"{mode} AUC": causal_curves(model, images, maps, mode, step=step, batch_size=batch_size,
-                                             progress=False).auc.mean().item()
+                                             classes=classes, progress=False).auc
                 for mode in (("deletion", "insertion") if causal else ())}
-        rows.append({"method": method, **row, **aucs, "s / image": seconds})
+        rows.append({"method": method, **row, **{k: v.mean().item() for k, v in aucs.items()}, "s / image": seconds})
+        if per_image is not None:
+            per_image[method] = {"IoU at best tau": scores.largest[scores.box_accuracy().argmax()],
+                                 "pointing game": pointing_hits(maps, boxes).float(), **aucs}
     if regressor_boxes is not None:
         rows.append({"method": "box regressor (lesson 01)", **box_row(regressor_boxes, boxes)})
     return rows

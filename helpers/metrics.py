@@ -182,6 +182,11 @@ def pointing_game(maps, boxes, tolerance=0.0):
     boxes ((N, 4) or (N, G, 4), ``xyxy`` on pixel edges), or within ``tolerance``
     pixels of it. Ties: the first maximum in row-major order.
     """
+    return pointing_hits(maps, boxes, tolerance).float().mean().item()
+
+
+def pointing_hits(maps, boxes, tolerance=0.0):
+    """:func:`pointing_game` image by image: (N,) bool, True where the map's maximum hits a box."""
     _check_maps(maps)
     truth = _as_box_sets(boxes, maps.shape[0]).to(maps.device)
     if tolerance < 0:
@@ -190,7 +195,30 @@ def pointing_game(maps, boxes, tolerance=0.0):
     peak = maps.flatten(1).argmax(dim=1)
     point = torch.stack([peak % width, peak // width], dim=1).to(maps.dtype) + 0.5  # (N, 2)
     outside = (truth[..., :2] - point.unsqueeze(1)).clamp(min=0) + (point.unsqueeze(1) - truth[..., 2:]).clamp(min=0)
-    return (outside.norm(dim=-1) <= tolerance).any(dim=1).float().mean().item()
+    return (outside.norm(dim=-1) <= tolerance).any(dim=1)
+
+
+def paired_bootstrap(values, baseline=None, resamples=2000, level=0.95, seed=0):
+    """The mean of per-image ``values`` (N,) minus that of ``baseline`` (N,) on the same images, with a
+    percentile bootstrap interval: ``(difference, low, high)``.
+
+    Each of ``resamples`` draws N images with replacement and takes the difference of the two means on the
+    same draw (paired: what the images share cancels); ``low`` and ``high`` are the draws' ``(1 - level) / 2``
+    and ``(1 + level) / 2`` quantiles. Without a baseline, the interval of the mean of ``values``.
+    """
+    values = torch.as_tensor(values, dtype=torch.float64).flatten()
+    baseline = torch.zeros_like(values) if baseline is None else torch.as_tensor(baseline, dtype=torch.float64)
+    if baseline.shape != values.shape or values.numel() == 0:
+        raise ValueError(f"values and baseline must be the same non-empty (N,), got {tuple(values.shape)} and "
+                         f"{tuple(baseline.shape)}")
+    check_int("resamples", resamples, 1)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    difference = values - baseline
+    draws = torch.randint(len(difference), (resamples, len(difference)), generator=torch.Generator().manual_seed(seed))
+    means = difference[draws].mean(dim=1)
+    low, high = torch.quantile(means, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
+    return difference.mean().item(), low.item(), high.item()
 
 
 def share_in_boxes(maps, boxes):
@@ -315,7 +343,8 @@ def curve_auc(curves):
     return (curves.sum(dim=1) - curves[:, 0] / 2 - curves[:, -1] / 2) / (curves.shape[1] - 1)
 
 
-def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progress=True, deleted="zeros"):
+def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progress=True, deleted="zeros",
+                  classes=None):
     """Deletion or insertion curves (Petsiuk et al., 2018) of ``images`` (B, C, H, W) ranked by ``saliency`` (B, H, W).
 
     Pixels are taken from the most salient down, ``step`` at a time (all channels).
@@ -323,7 +352,7 @@ def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progre
     makes the probability fall fast (low AUC). ``"insertion"`` starts from
     :func:`blur` of the image and puts the original pixels back: a good map makes it rise
     fast (high AUC). The probability (softmax) is that of the class predicted for the
-    original image, at ``T + 1`` points, ``T = ceil(H W / step)``; the AUC is :func:`curve_auc`'s. Several
+    original image (or of ``classes`` (B,), the classes the maps explain, if given), at ``T + 1`` points, ``T = ceil(H W / step)``; the AUC is :func:`curve_auc`'s. Several
     points and images go through the model together, at most ``batch_size`` inputs per forward pass.
     ``deleted="blur"`` makes deletion put the blurred image where pixels are deleted, instead of zeros
     (insertion's substrate; the paper's deletion uses zeros, RISE's own way of hiding pixels).
@@ -344,7 +373,11 @@ def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progre
     steps = -(-pixels // step)
     changed = (torch.arange(steps + 1, device=images.device) * step).clamp(max=pixels)  # pixels changed per point
     with torch.no_grad():
-        classes = model(images).argmax(dim=1)
+        if classes is None:
+            classes = model(images).argmax(dim=1)
+        classes = torch.as_tensor(classes, device=images.device).view(-1)
+        if classes.shape[0] != count:
+            raise ValueError(f"classes must hold one class per image ({count}), got {classes.shape[0]}")
         removed = torch.zeros_like(images) if deleted == "zeros" else blur(images)
         start, finish = (images, removed) if mode == "deletion" else (blur(images), images)
         per_pass = max(1, batch_size // count)

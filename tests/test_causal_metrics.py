@@ -44,6 +44,15 @@ def test_the_ranking_decides_deletion_hand_computed():
     assert bad.auc.item() == pytest.approx((15.5 - 0.5) / 16, abs=1e-6)
 
 
+def test_the_curve_follows_the_class_asked_for():
+    images = torch.ones(1, 3, 8, 8)  # class 0 has probability 1 - 1e-9: the predicted class
+    second = causal_curves(ShareModel().eval(), images, torch.rand(1, 8, 8), "deletion", step=4, classes=[1],
+                           progress=False)
+    assert second.classes.tolist() == [1] and torch.allclose(second.scores[0], second.fractions, atol=1e-6)
+    with pytest.raises(ValueError, match="one class per image"):
+        causal_curves(ShareModel().eval(), images, torch.rand(1, 8, 8), "deletion", classes=[0, 1], progress=False)
+
+
 def test_insertion_goes_from_the_blurred_image_to_the_original():
     model = ShareModel((slice(2, 4), slice(1, 5))).eval()
     images = torch.zeros(1, 3, 8, 8)

@@ -10,7 +10,19 @@ import torch
 from PIL import Image
 from pycocotools import mask as coco_mask
 
-from helpers.coco import decode_mask, load_coco
+from helpers import compare
+from helpers.benchmarks import stored_results
+from helpers.coco import (
+    IMAGENET_CLASSES,
+    CocoPhotos,
+    decode_mask,
+    explained_classes,
+    explanation_set,
+    load_coco,
+    targets,
+)
+from helpers.data import imagenet_classes
+from helpers.models import imagenet_model, sha256_of
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-free"
 
@@ -89,6 +101,106 @@ def test_a_malformed_json_or_a_missing_image_names_the_file(folder):
     (folder / "images" / "empty.png").unlink()
     with pytest.raises(FileNotFoundError, match="empty.png is listed in"):
         load_coco(folder)
+
+
+def test_ids_choose_the_images_in_the_files_order(folder):
+    assert load_coco(folder, size=10, ids=[9, 7]).ids == [7, 9]
+    only = load_coco(folder, size=10, ids=[9])
+    assert only.ids == [9] and only.images.shape == (1, 3, 10, 10)
+    with pytest.raises(ValueError, match="no image with id 8"):
+        load_coco(folder, ids=[7, 8])
+
+
+def test_the_class_map_names_imagenet_classes_of_its_category():
+    names = imagenet_classes()
+    assert set(IMAGENET_CLASSES["cat"]) == {names.index(n) for n in
+                                            ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")}
+    assert [names[i] for i in IMAGENET_CLASSES["dog"][:1] + IMAGENET_CLASSES["dog"][-1:]] == \
+        ["Chihuahua", "Mexican hairless"] and len(IMAGENET_CLASSES["dog"]) == 118
+    assert names[IMAGENET_CLASSES["bus"][1]] == "school bus" and names[IMAGENET_CLASSES["dining table"][0]] == \
+        "dining table"
+    assert {"person", "kite", "giraffe", "fork"}.isdisjoint(IMAGENET_CLASSES)
+    assert names[21] == "kite" and 21 in IMAGENET_CLASSES["bird"]  # ImageNet's kite is the bird
+    every = [i for classes in IMAGENET_CLASSES.values() for i in classes]
+    assert len(every) == len(set(every)) and all(0 <= i < 1000 for i in every)  # no class in two categories
+
+
+def _photos(objects, size=16):
+    """A CocoPhotos of one image per list of (category id, box, crowd); masks fill the boxes."""
+    boxes, categories, masks, crowd = [], [], [], []
+    for image in objects:
+        boxes.append(torch.tensor([box for _, box, _ in image], dtype=torch.float32))
+        categories.append(torch.tensor([c for c, _, _ in image]))
+        canvas = torch.zeros(len(image), size, size, dtype=torch.bool)
+        for k, (_, (x1, y1, x2, y2), _) in enumerate(image):
+            canvas[k, y1:y2, x1:x2] = True
+        masks.append(canvas)
+        crowd.append(torch.tensor([c for _, _, c in image], dtype=torch.bool))
+    return CocoPhotos(torch.zeros(len(objects), 3, size, size), boxes, categories, masks, crowd,
+                      list(range(len(objects))), [f"{i}.png" for i in range(len(objects))],
+                      {17: "cat", 18: "dog", 1: "person"})
+
+
+def test_the_target_is_the_largest_mappable_object_and_its_category_is_the_truth():
+    photos = _photos([
+        [(17, (0, 0, 2, 2), False), (17, (4, 4, 14, 14), True), (18, (0, 8, 3, 11), False), (1, (0, 0, 9, 9), False)],
+        [(1, (0, 0, 16, 16), False)],  # a person only: left out
+        [(17, (0, 0, 2, 2), False), (17, (5, 5, 8, 8), False), (17, (10, 0, 16, 12), True)],
+    ])
+    found = targets(photos)
+    assert found.index.tolist() == [0, 2] and found.categories.tolist() == [18, 17]
+    assert found.candidates == [IMAGENET_CLASSES["dog"], IMAGENET_CLASSES["cat"]]
+    # image 0: the dog (9 pixels) beats the non-crowd cat (4); the crowd cat and the person never count
+    assert found.boxes[0].tolist() == [[0, 8, 3, 11]] * 2  # padded to the two boxes of image 2
+    assert found.boxes[1].tolist() == [[0, 0, 2, 2], [5, 5, 8, 8]]  # every non-crowd cat
+    assert torch.equal(found.masks[0], photos.masks[0][2])
+    assert torch.equal(found.masks[1], photos.masks[2].any(dim=0)) and found.masks[1, 0, 12]  # the crowd's pixels too
+    with pytest.raises(ValueError, match="no image has an object"):
+        targets(photos, class_map={"giraffe": (1,)})
+
+
+def test_the_folder_with_a_person_and_a_cat_explains_the_cat(folder):
+    found = targets(load_coco(folder, size=10))
+    assert found.index.tolist() == [0] and found.categories.tolist() == [17]
+    assert found.boxes.tolist() == [[[1, 1, 4, 5]]]
+    assert torch.equal(found.masks[0], torch.from_numpy(_rectangle(10, 10, 1, 1, 5, 4).astype(bool)))
+
+
+def test_the_class_explained_is_the_best_scoring_one_of_the_set():
+    logits = torch.tensor([[5.0, 1.0, 2.0, 3.0], [0.0, -1.0, -3.0, -2.0]])
+    assert explained_classes(logits, [(1, 2), (2, 3)]).tolist() == [2, 3]
+    with pytest.raises(ValueError, match="candidate set 1"):
+        explained_classes(logits, [(1,), (4,)])
+    with pytest.raises(ValueError, match="one row per candidate set"):
+        explained_classes(logits, [(1,)])
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/coco-free is not here (CI and development only)")
+def test_every_shared_image_has_the_sha256_of_its_record():
+    data = json.loads((SHARED / "instances.json").read_text())
+    assert len(data["images"]) == 156
+    for entry in data["images"]:
+        assert sha256_of(SHARED / "images" / entry["file_name"]) == entry["sha256"], entry["file_name"]
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/coco-free is not here (CI and development only)")
+def test_cam_and_grad_cam_reproduce_the_benchmarks_stored_scores():
+    """The rows bench/coco_methods.py stored for its first images; counts exact, PxAP and the AUCs to 1e-4."""
+    stored = [result for result in stored_results("coco_methods") if result["device"] == "cpu"][0]
+    check, settings = stored["check"], stored["settings"]
+    pretrained = imagenet_model("cpu")
+    chosen = explanation_set(SHARED, pretrained.model, pretrained.normalization, ids=check["ids"])
+    assert chosen.files == check["files"] and chosen.classes.tolist() == check["classes"]
+    explained = compare.explain_all(pretrained.model, chosen.images, chosen.classes, ("CAM", "Grad-CAM"),
+                                    layer=settings["layer"], progress=False)
+    rows = compare.score(pretrained.model, chosen.images, chosen.boxes, chosen.masks, explained,
+                         step=settings["step"], classes=chosen.classes, progress=False)
+    for row, expected in zip(rows, check["rows"]):
+        assert row["method"] == expected["method"]
+        for metric in ("MaxBoxAcc", "MaxBoxAccV2", "pointing game"):
+            assert row[metric] == pytest.approx(expected[metric], abs=1e-6), (row["method"], metric)
+        for metric in ("PxAP", "deletion AUC", "insertion AUC"):
+            assert row[metric] == pytest.approx(expected[metric], abs=1e-4), (row["method"], metric)
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/coco-free is not here (CI and development only)")

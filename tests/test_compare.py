@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from helpers.cam import cam, upsample
 from helpers.checkpoints import load_shapes_gap, shapes_gap_test_set
 from helpers.compare import (
+    ALL_METHODS,
     METHODS,
     Timed,
     cascading_randomization,
@@ -47,13 +48,13 @@ def test_non_finite_images_are_refused_by_every_method(model, shapes, value):
     message = "2 of the 6 images hold NaN or infinite values"
     calls = [lambda: cam(model, images), lambda: grad_cam(model, images), lambda: rise(model, images, masks=8),
              lambda: augmented_grad_cam(model, images, views=2, progress=False)]
-    calls += [lambda method=method: explain(method, model, images, shapes.labels) for method in METHODS]
+    calls += [lambda method=method: explain(method, model, images, shapes.labels) for method in ALL_METHODS]
     for call in calls:
         with pytest.raises(ValueError, match=message):
             call()
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", ALL_METHODS)
 def test_every_method_gives_one_normalised_map_per_image_at_the_image_size(model, shapes, method):
     maps = explain(method, model, shapes.images, shapes.labels, views=4, masks=64)
     assert maps.shape == (6, 64, 64) and maps.dtype == torch.float32
@@ -69,6 +70,16 @@ def test_cam_and_grad_cam_are_the_lessons_maps_upsampled_and_normalised(model, s
                           normalize_maps(upsample(raw.relu(), 64)[:, 0]), atol=1e-5)
 
 
+def test_one_unwarped_view_makes_both_warped_baselines_grad_cam(model, shapes):
+    grad = explain("Grad-CAM", model, shapes.images, shapes.labels, layer="backbone.17")
+    for method in ("warped views, max", "warped views, mean"):
+        single = explain(method, model, shapes.images, shapes.labels, layer="backbone.17", views=1)
+        assert torch.allclose(single, grad, atol=1e-5), method
+    many = {method: explain(method, model, shapes.images, shapes.labels, layer="backbone.17", views=8)
+            for method in ("warped views, max", "warped views, mean")}
+    assert not torch.allclose(many["warped views, max"], many["warped views, mean"], atol=1e-2)
+
+
 def test_the_random_map_follows_its_seed_and_the_centre_map_ignores_the_image(model, shapes):
     first = explain("random", model, shapes.images, shapes.labels, seed=3)
     assert torch.equal(first, explain("random", model, shapes.images, shapes.labels, seed=3))
@@ -80,8 +91,9 @@ def test_the_random_map_follows_its_seed_and_the_centre_map_ignores_the_image(mo
 def test_bad_arguments(model, shapes):
     with pytest.raises(ValueError, match="method must be one of"):
         explain("LIME", model, shapes.images, shapes.labels)
-    with pytest.raises(ValueError, match="square"):
-        explain("centre Gaussian", model, shapes.images[..., :48], shapes.labels)
+    for method in ("centre Gaussian", "warped views, max"):
+        with pytest.raises(ValueError, match="square"):
+            explain(method, model, shapes.images[..., :48], shapes.labels)
     with pytest.raises(ValueError, match="one class per image"):
         explain_all(model, shapes.images, shapes.labels[:3], ("CAM",), progress=False)
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
@@ -111,6 +123,25 @@ def test_score_rows_a_perfect_map_and_the_box_regressor(model, shapes):
                            progress=False)
     assert rows[1]["insertion AUC"] == pytest.approx(curves.auc.mean().item())
     assert rows[2] == {"method": "box regressor (lesson 01)", "MaxBoxAcc": 1, "MaxBoxAccV2": 1, "pointing game": 1}
+
+
+def test_per_image_values_average_to_the_rows_and_other_classes_change_the_curves(model, shapes):
+    explained = {"Grad-CAM": Timed(explain("Grad-CAM", model, shapes.images, shapes.labels), 0.0),
+                 "random": Timed(explain("random", model, shapes.images, shapes.labels), 0.0)}
+    per_image = {}
+    rows = score(model, shapes.images, shapes.boxes, shapes.masks, explained, step=512, per_image=per_image,
+                 progress=False)
+    for row in rows:
+        values = per_image[row["method"]]
+        assert set(values) == {"IoU at best tau", "pointing game", "deletion AUC", "insertion AUC"}
+        assert (values["IoU at best tau"] >= 0.5).float().mean().item() == pytest.approx(row["MaxBoxAcc"])
+        for metric in ("pointing game", "deletion AUC", "insertion AUC"):
+            assert values[metric].shape == (6,) and values[metric].mean().item() == pytest.approx(row[metric])
+    other = (shapes.labels + 1) % 6  # a class each image does not show: a low probability from the start
+    rows_other = score(model, shapes.images, shapes.boxes, shapes.masks, explained, step=512, classes=other,
+                       progress=False)
+    assert rows_other[0]["insertion AUC"] < rows[0]["insertion AUC"]
+    assert rows_other[0]["MaxBoxAcc"] == rows[0]["MaxBoxAcc"]  # the maps, not the classes, make the box scores
 
 
 def test_box_row_by_hand():

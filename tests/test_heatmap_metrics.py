@@ -6,7 +6,16 @@ import torch
 from scipy import ndimage
 
 from helpers.boxes import box_from_heatmap, connected_components
-from helpers.metrics import box_scores, centre_baseline, localization_row, normalize_maps, pointing_game, pxap
+from helpers.metrics import (
+    box_scores,
+    centre_baseline,
+    localization_row,
+    normalize_maps,
+    paired_bootstrap,
+    pointing_game,
+    pointing_hits,
+    pxap,
+)
 
 
 def two_blobs():
@@ -137,6 +146,27 @@ def test_pointing_game():
     assert pointing_game(maps, boxes, tolerance=0.5) == pytest.approx(2 / 3)
     two = torch.stack([boxes, torch.tensor([[8.0, 0.0, 10.0, 2.0]] * 3)], dim=1)
     assert pointing_game(maps, two) == pytest.approx(2 / 3)
+    assert pointing_hits(maps, boxes).tolist() == [True, False, False]
+    assert pointing_hits(maps, two).tolist() == [True, True, False]
+
+
+def test_the_paired_bootstrap_interval_holds_the_difference_of_means():
+    same = torch.tensor([0.3, 0.3, 0.3])
+    assert paired_bootstrap(same + 0.2, same) == pytest.approx((0.2, 0.2, 0.2))  # a constant difference
+    generator = torch.Generator().manual_seed(1)
+    shared = torch.rand(400, generator=generator)  # what the images share: cancels when paired
+    noise = 0.01 * torch.randn(400, generator=generator)
+    difference, low, high = paired_bootstrap(shared + 0.05 + noise, shared)
+    assert low < 0.05 < high and difference == pytest.approx(0.05 + noise.mean().item(), abs=1e-9)
+    # the interval is about +-1.96 standard errors of the mean difference (0.01 / 20): far narrower than unpaired
+    assert (high - low) == pytest.approx(2 * 1.96 * 0.01 / 20, rel=0.15)
+    mean, low, high = paired_bootstrap(torch.tensor([1.0, 0.0, 1.0, 1.0]), level=0.5, seed=3)
+    assert mean == 0.75 and 0.5 <= low <= 0.75 <= high <= 1.0
+    assert paired_bootstrap(torch.tensor([1.0, 0.0]), seed=3) == paired_bootstrap(torch.tensor([1.0, 0.0]), seed=3)
+    with pytest.raises(ValueError, match="same non-empty"):
+        paired_bootstrap(torch.ones(3), torch.ones(4))
+    with pytest.raises(ValueError, match="level must be"):
+        paired_bootstrap(torch.ones(3), level=1.0)
 
 
 def test_centre_baseline_peaks_in_the_middle():
