@@ -185,7 +185,8 @@ def test_every_shared_image_has_the_sha256_of_its_record():
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/coco-free is not here (CI and development only)")
 def test_cam_and_grad_cam_reproduce_the_benchmarks_stored_scores():
-    """The rows bench/coco_methods.py stored for its first images; counts exact, PxAP and the AUCs to 1e-4."""
+    """The rows bench/coco_methods.py stored (to 4 decimals) for its first five images, recomputed: the box metrics
+    (steps of 1/15) to that rounding, PxAP and the AUCs to 2e-4 (float noise of another thread count included)."""
     stored = [result for result in stored_results("coco_methods") if result["device"] == "cpu"][0]
     check, settings = stored["check"], stored["settings"]
     pretrained = imagenet_model("cpu")
@@ -198,9 +199,9 @@ def test_cam_and_grad_cam_reproduce_the_benchmarks_stored_scores():
     for row, expected in zip(rows, check["rows"]):
         assert row["method"] == expected["method"]
         for metric in ("MaxBoxAcc", "MaxBoxAccV2", "pointing game"):
-            assert row[metric] == pytest.approx(expected[metric], abs=1e-6), (row["method"], metric)
+            assert row[metric] == pytest.approx(expected[metric], abs=5e-5), (row["method"], metric)
         for metric in ("PxAP", "deletion AUC", "insertion AUC"):
-            assert row[metric] == pytest.approx(expected[metric], abs=1e-4), (row["method"], metric)
+            assert row[metric] == pytest.approx(expected[metric], abs=2e-4), (row["method"], metric)
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/coco-free is not here (CI and development only)")
