@@ -25,7 +25,8 @@ from pycocotools import mask as coco_mask
 from .data import check_int, load_image
 
 
-_BIRDS = tuple(range(7, 25)) + tuple(range(80, 101)) + tuple(range(127, 147))  # cock ... owl, grouse ... swan, stork ... albatross
+# cock ... great grey owl, black grouse ... black swan, white stork ... albatross
+_BIRDS = tuple(range(7, 25)) + tuple(range(80, 101)) + tuple(range(127, 147))
 
 #: COCO category name -> indices of the ImageNet-1k classes that show it (names: helpers.data.imagenet_classes()).
 #: Categories without an ImageNet-1k counterpart are absent: person, fire hydrant, giraffe, suitcase, frisbee,

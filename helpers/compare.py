@@ -122,10 +122,11 @@ def score(model, images, boxes, masks, explained, *, regressor_boxes=None, causa
     (:func:`helpers.metrics.localization_row` against ``boxes`` and ``masks``; with
     ``masks=None``, as for the photos, no PxAP), the mean deletion and insertion AUC
     (:func:`helpers.metrics.causal_curves`, ``step`` pixels per point, the probability of ``classes``
-    (default: the predicted ones); left out unless ``causal``) and seconds per image. ``regressor_boxes`` (N, 4), if given, adds the
-    row of a box regressor (:func:`helpers.metrics.box_row`), which has no map. A dict ``per_image``, if given,
-    receives each method's values image by image (N,): the IoU behind MaxBoxAcc (at its best tau), the pointing
-    game's hits and the AUCs, for :func:`helpers.metrics.paired_bootstrap`.
+    (default: the predicted ones); left out unless ``causal``) and seconds per image.
+    ``regressor_boxes`` (N, 4), if given, adds the row of a box regressor
+    (:func:`helpers.metrics.box_row`), which has no map. A dict ``per_image``, if given,
+    receives each method's values image by image (N,): the IoU behind MaxBoxAcc (at its
+    best tau), the pointing game's hits and the AUCs, for :func:`helpers.metrics.paired_bootstrap`.
     """
     rows = []
     for method, (maps, seconds) in tqdm(explained.items(), desc="scoring", disable=not progress):

@@ -352,7 +352,8 @@ def causal_curves(model, images, saliency, mode, step=224, batch_size=64, progre
     makes the probability fall fast (low AUC). ``"insertion"`` starts from
     :func:`blur` of the image and puts the original pixels back: a good map makes it rise
     fast (high AUC). The probability (softmax) is that of the class predicted for the
-    original image (or of ``classes`` (B,), the classes the maps explain, if given), at ``T + 1`` points, ``T = ceil(H W / step)``; the AUC is :func:`curve_auc`'s. Several
+    original image (or of ``classes`` (B,), the classes the maps explain, if given), at
+    ``T + 1`` points, ``T = ceil(H W / step)``; the AUC is :func:`curve_auc`'s. Several
     points and images go through the model together, at most ``batch_size`` inputs per forward pass.
     ``deleted="blur"`` makes deletion put the blurred image where pixels are deleted, instead of zeros
     (insertion's substrate; the paper's deletion uses zeros, RISE's own way of hiding pixels).
