@@ -1,10 +1,11 @@
 """Every speed ratio measured in bench/, in one table: the top of bench/README.md.
 
-Each speed script (cam_speed, gradcam_speed, augmented_speed, rise_speed, input_checks, layout, box_metrics) writes its
-ratios to ``bench/results/<script>--<machine>.json`` when it runs; this script reads
+Each speed script (cam_speed, gradcam_speed, augmented_speed, rise_speed, rise_variance, input_checks, layout,
+box_metrics) writes its ratios to ``bench/results/<script>--<machine>.json`` when it runs
+(``rise_variance --photos`` to ``rise_variance_photos--<machine>.json``); this script reads
 them all and rewrites the table between the ``summary`` markers of bench/README.md.
-With ``--run`` it first runs every speed script on this machine (about 20 minutes on 2
-CPU cores, most of it RISE; a minute or two on a GPU), which replaces this machine's files.
+With ``--run`` it first runs every speed script on this machine (about half an hour on 2
+CPU cores, most of it RISE; a few minutes on a GPU), which replaces this machine's files.
 
     .venv/bin/python bench/summary.py [--run] [--device cpu|cuda]
 """
@@ -18,7 +19,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
-SCRIPTS = ("cam_speed", "gradcam_speed", "augmented_speed", "rise_speed", "input_checks", "layout", "box_metrics")
+SCRIPTS = ("cam_speed", "gradcam_speed", "augmented_speed", "rise_speed", "rise_variance", "input_checks", "layout",
+           "box_metrics")
+RESULTS = SCRIPTS[:5] + ("rise_variance_photos",) + SCRIPTS[5:]  # the names of the result files, in table order
 BEGIN, END = "<!-- summary: begin (made by bench/summary.py) -->", "<!-- summary: end -->"
 
 
@@ -34,7 +37,7 @@ def met(value, goal, device):
 def table(results):
     lines = ["| comparison | ratio | goal | met | machine | torch | measured | settings | source |",
              "|---|---|---|---|---|---|---|---|---|"]
-    order = {name: i for i, name in enumerate(SCRIPTS)}
+    order = {name: i for i, name in enumerate(RESULTS)}
     for result in sorted(results, key=lambda r: (order.get(r["bench"], 99), r["device"] != "cpu", r["machine"])):
         for ratio in result["ratios"]:
             value = f"{ratio['value']:.3f}" if ratio["value"] < 10 else f"{ratio['value']:.0f}"
@@ -55,7 +58,7 @@ def main():
             print("running", " ".join(command), flush=True)
             subprocess.run(command, check=True)
     results = [json.loads(path.read_text()) for path in sorted((HERE / "results").glob("*.json"))
-               if path.name.split("--")[0] in SCRIPTS]  # coco_methods scores maps: its table is its own
+               if path.name.split("--")[0] in RESULTS]  # coco_methods scores maps: its table is its own
     if not results:
         sys.exit("no results in bench/results/: run a speed script, or this script with --run")
     text = README.read_text()

@@ -15,6 +15,20 @@ mirrored borders (scikit-image's ``resize(..., order=1, mode="reflect")``); then
 H x W window cut at a random offset in [0, cell) along each axis, so that the cells'
 edges fall anywhere.
 
+Fewer masks for the same map (issue 22). Most of the noise of a RISE map with few masks
+is not about the model: it is the uneven coverage of the masks, since a pixel that N
+random masks happened to keep more often than N p times collects more weight whatever
+the scores. Two options remove it without changing what is estimated:
+
+- ``sampling="complementary"`` (p = 0.5 only): the masks come in pairs M and 1 - M that
+  share one draw (antithetic sampling). Each mask alone has the paper's distribution, and
+  every pixel is kept exactly N p times in total (the upsampling is linear and its
+  weights sum to 1).
+- ``estimator="centred"``: a control variate. Since E[M(x)] = p exactly,
+  S(x) = E[f M(x)] / p = E[f] + Cov(f, M(x)) / p, estimated without bias by the mean
+  score plus the sample covariance of scores and masks:
+  ``f_bar + sum_i (f_i - f_bar)(M_i(x) - M_bar(x)) / ((N - 1) p)``.
+
 Here the random grids and offsets of all N masks are drawn at once (N s^2 numbers),
 from ``seed`` on the model's device; the H x W masks are made, used and dropped in
 batches of ``batch_size``, so memory does not grow with N, and the map does not depend
@@ -34,6 +48,10 @@ from .data import check_int
 
 #: What ``f`` can be: the paper's softmax probability, the raw logit, or a sigmoid (multi-label models).
 SCORES = ("probability", "logit", "sigmoid")
+#: How the masks are drawn: independently (the paper), or in complementary pairs M, 1 - M.
+SAMPLINGS = ("independent", "complementary")
+#: How they are averaged: the paper's weighted sum, or centred on the mean score (a control variate).
+ESTIMATORS = ("paper", "centred")
 
 
 class Grids(NamedTuple):
@@ -51,24 +69,35 @@ class Rise(NamedTuple):
     scores: torch.Tensor  #: (B, K) f of the unmasked image for those classes
 
 
-def sample_grids(count, cells=7, keep=0.5, seed=0, device=None):
+def sample_grids(count, cells=7, keep=0.5, seed=0, device=None, sampling="independent"):
     """The random grids and window offsets of ``count`` masks (see the module's docstring).
 
     Args:
-        count: N >= 1 masks.
+        count: N >= 1 masks (even for complementary sampling).
         cells: s >= 1, the grid is s x s.
-        keep: p in (0, 1], the probability of keeping a cell.
+        keep: p in (0, 1], the probability of keeping a cell (0.5 for complementary sampling).
         seed: the draws depend on it (and on the device's generator) only.
         device: where to draw them.
+        sampling: one of :data:`SAMPLINGS`; ``"complementary"`` draws N / 2 grids, then their complements
+            with the same offsets.
     """
     check_int("count", count, 1)
     check_int("cells", cells, 1)
     if not 0 < keep <= 1:
         raise ValueError(f"keep must be in (0, 1], got {keep}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    pairs = sampling == "complementary"
+    if pairs and (keep != 0.5 or count % 2):
+        raise ValueError(f"complementary masks need keep = 0.5 (a mask and its complement then have the same "
+                         f"distribution) and an even count, got keep = {keep}, count = {count}")
+    drawn = count // 2 if pairs else count
     generator = torch.Generator(device=device or "cpu").manual_seed(seed)
-    kept = (torch.rand(count, cells, cells, generator=generator, device=device) < keep).float()
+    kept = (torch.rand(drawn, cells, cells, generator=generator, device=device) < keep).float()
     # the offset is drawn in cells' fractions here and turned into pixels by masks_from (the cell depends on H, W)
-    offsets = torch.rand(count, 2, generator=generator, device=device)
+    offsets = torch.rand(drawn, 2, generator=generator, device=device)
+    if pairs:
+        kept, offsets = torch.cat([kept, 1 - kept]), torch.cat([offsets, offsets])
     return Grids(kept, offsets)
 
 
@@ -135,7 +164,7 @@ def masked_scores(model, images, classes, masks, score="probability"):
 
 
 def rise(model, images, classes=None, *, masks=4000, cells=7, keep=0.5, batch_size=100, score="probability",
-         seed=0, progress=True):
+         seed=0, sampling="independent", estimator="paper", progress=True):
     """RISE saliency maps of ``images`` (B, C, H, W) for their ``classes``, all from one set of N masks.
 
     Args:
@@ -145,16 +174,24 @@ def rise(model, images, classes=None, *, masks=4000, cells=7, keep=0.5, batch_si
         cells, keep, seed: s, p and the seed of :func:`sample_grids`.
         batch_size: masks per forward pass (each pass sees B x batch_size masked images).
         score: f, one of :data:`SCORES`.
+        sampling: one of :data:`SAMPLINGS` (see :func:`sample_grids`).
+        estimator: one of :data:`ESTIMATORS` (``"centred"`` needs N >= 2).
         progress: show a progress bar over the batches.
 
     Returns:
-        :class:`Rise`: ``maps`` (B, K, H, W) = ``1 / (N p) sum_i f_c(I * M_i) M_i``.
+        :class:`Rise`: ``maps`` (B, K, H, W) = ``1 / (N p) sum_i f_c(I * M_i) M_i`` (the paper's estimator),
+        or ``f_bar + sum_i (f_i - f_bar)(M_i - M_bar) / ((N - 1) p)`` (centred); both estimate
+        ``E[f M(x)] / p``.
     """
     check_images(model, images)
     check_int("batch_size", batch_size, 1)
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {score!r}")
-    grids = sample_grids(masks, cells, keep, seed, images.device)
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if estimator == "centred" and masks < 2:
+        raise ValueError(f"the centred estimator needs at least 2 masks, got {masks}")
+    grids = sample_grids(masks, cells, keep, seed, images.device, sampling)
     count, size = images.shape[0], images.shape[-2:]
     with torch.no_grad():
         unmasked = _score(model(images), score)
@@ -162,10 +199,18 @@ def rise(model, images, classes=None, *, masks=4000, cells=7, keep=0.5, batch_si
             classes = unmasked.argmax(dim=1)
         classes = check_classes(classes, count, unmasked.shape[1], images.device)
         total = images.new_zeros(count, classes.shape[1], size[0] * size[1])
+        score_sum, mask_sum = images.new_zeros(count, classes.shape[1], 1), images.new_zeros(size[0] * size[1])
         for start in tqdm(range(0, masks, batch_size), desc="RISE, batches of masks", disable=not progress):
             chunk = masks_from(Grids(grids.cells[start:start + batch_size], grids.offsets[start:start + batch_size]),
                                size)  # (n, H, W)
             weights = masked_scores(model, images, classes, chunk, score)  # (B, n, K)
             total += weights.transpose(1, 2) @ chunk.flatten(1)  # (B, K, n) @ (n, H W)
-    maps = (total / (masks * keep)).view(count, classes.shape[1], *size)
+            score_sum += weights.sum(dim=1)[..., None]
+            mask_sum += chunk.flatten(1).sum(dim=0)
+    if estimator == "paper":
+        maps = total / (masks * keep)
+    else:  # sum_i (f_i - f_bar)(M_i - M_bar) = sum_i f_i M_i - N f_bar M_bar
+        mean_score = score_sum / masks
+        maps = mean_score + (total - mean_score * mask_sum) / ((masks - 1) * keep)
+    maps = maps.view(count, classes.shape[1], *size)
     return Rise(maps, classes, unmasked.gather(1, classes))
