@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import torch
-from timing import RESULTS, machine
+from timing import RESULTS, machine, result_path
 
 from helpers import coco, compare, models
 from helpers.device import get_device, set_seed
@@ -108,11 +108,9 @@ def main():
                          per_image=per_image)
     # the target is its category's largest box (padding repeats a box, which changes no maximum)
     area = torch.stack([(b[:, 2:] - b[:, :2]).prod(dim=1).max() for b in chosen.boxes]) / images.shape[-1] ** 2
-    order = area.argsort()
-    small = torch.zeros_like(area, dtype=torch.bool)
-    small[order[:len(order) // 2]] = True
+    small = coco.smaller_half(area)
     halves = {}
-    for name, part in ((f"smaller half (target box < {area[order[len(order) // 2]].item():.3f} of the image)", small),
+    for name, part in ((f"smaller half (target box < {area[~small].min().item():.3f} of the image)", small),
                        ("larger half", ~small)):
         subset = {m: compare.Timed(t.maps[part], t.seconds_per_image) for m, t in explained.items()}
         halves[name] = rounded(compare.score(model, images[part], chosen.boxes[part], chosen.masks[part], subset,
@@ -135,8 +133,7 @@ def main():
     print(markdown(result))
     if args.limit is not None:
         return
-    slug = re.sub(r"[^a-z0-9]+", "-", result["machine"].lower()).strip("-")[:60]
-    path = RESULTS / f"coco_methods--{slug}.json"
+    path = result_path("coco_methods", result["machine"])
     path.write_text(text)
     write_readme([json.loads(p.read_text()) for p in sorted(RESULTS.glob("coco_methods--*.json"))])
     print(f"recorded in {path}")

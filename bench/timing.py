@@ -58,6 +58,13 @@ def machine(device):
     return f"{model}, {torch.get_num_threads()} threads"
 
 
+def result_path(bench, name):
+    """``bench/results/<bench>--<machine slug>.json`` for the machine called ``name`` (folder made if needed)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
+    RESULTS.mkdir(exist_ok=True)
+    return RESULTS / f"{bench}--{slug}.json"
+
+
 def record(bench, device, ratios, settings):
     """Write ``bench/results/<bench>--<machine>.json`` for bench/summary.py; return its path.
 
@@ -65,9 +72,7 @@ def record(bench, device, ratios, settings):
     ``settings``: what was measured (batch, model, repeats ...), in words.
     """
     name = machine(device)
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{bench}--{slug}.json"
+    path = result_path(bench, name)
     path.write_text(json.dumps({
         "bench": bench, "machine": name, "device": device.type, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
         "settings": settings, "source": "measured by this script",

@@ -218,3 +218,11 @@ def explanation_set(folder, model, normalization, device=None, ids=None, batch_s
     return ExplanationSet(images, explained_classes(logits, chosen.candidates).to(device), chosen.boxes.to(device),
                           chosen.masks.to(device), names, [photos.ids[i] for i in chosen.index.tolist()],
                           [photos.files[i] for i in chosen.index.tolist()])
+
+
+def smaller_half(areas):
+    """(N,) bool: True for the N // 2 smallest of ``areas`` (N,), the targets of the benchmark's smaller half."""
+    areas = torch.as_tensor(areas)
+    smaller = torch.zeros(len(areas), dtype=torch.bool, device=areas.device)
+    smaller[areas.argsort()[:len(areas) // 2]] = True
+    return smaller

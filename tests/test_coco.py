@@ -19,6 +19,7 @@ from helpers.coco import (
     explained_classes,
     explanation_set,
     load_coco,
+    smaller_half,
     targets,
 )
 from helpers.data import imagenet_classes
@@ -164,6 +165,11 @@ def test_the_folder_with_a_person_and_a_cat_explains_the_cat(folder):
     assert found.index.tolist() == [0] and found.categories.tolist() == [17]
     assert found.boxes.tolist() == [[[1, 1, 4, 5]]]
     assert torch.equal(found.masks[0], torch.from_numpy(_rectangle(10, 10, 1, 1, 5, 4).astype(bool)))
+
+
+def test_the_smaller_half_is_the_n_over_2_smallest():
+    assert smaller_half(torch.tensor([0.5, 0.1, 0.3, 0.2, 0.9])).tolist() == [False, True, False, True, False]
+    assert smaller_half(torch.tensor([0.4, 0.2])).tolist() == [False, True]
 
 
 def test_the_class_explained_is_the_best_scoring_one_of_the_set():
