@@ -26,19 +26,16 @@ Run: ``.venv/bin/python bench/coco_methods.py [--settings cpu|paper] [--device c
 import argparse
 import datetime
 import json
-import re
 import time
 from pathlib import Path
 
 import torch
-from timing import RESULTS, machine, result_path
+from timing import RESULTS, machine, result_path, write_section
 
 from helpers import coco, compare, models
 from helpers.device import get_device, set_seed
 
 FOLDER = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-free"
-README = Path(__file__).resolve().parent / "README.md"
-BEGIN, END = "<!-- coco_methods: begin (made by bench/coco_methods.py) -->", "<!-- coco_methods: end -->"
 COMMON = {"layer": "conv_head", "seed": 0}  # Grad-CAM at the last convolution, as lesson 07 does on photos
 SETTINGS = {"cpu": {"views": 16, "masks": 300, "step": 3136}, "paper": {"views": 32, "masks": 8000, "step": 224}}
 CHECKED = 5  # images whose CAM and Grad-CAM rows tests/test_coco.py recomputes
@@ -67,10 +64,7 @@ def markdown(result):
 
 
 def write_readme(results):
-    text = README.read_text()
-    body = "\n\n".join(markdown(result) for result in results)
-    text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{body}\n{END}", text, flags=re.S)
-    README.write_text(text)
+    write_section("coco_methods", "\n\n".join(markdown(result) for result in results))
 
 
 def main():

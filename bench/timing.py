@@ -65,18 +65,31 @@ def result_path(bench, name):
     return RESULTS / f"{bench}--{slug}.json"
 
 
-def record(bench, device, ratios, settings):
+def record(bench, device, ratios, settings, **details):
     """Write ``bench/results/<bench>--<machine>.json`` for bench/summary.py; return its path.
 
     ``ratios``: a list of ``(comparison, value, goal)`` with ``goal`` a string such as ``"<= 1.1"``;
-    ``settings``: what was measured (batch, model, repeats ...), in words.
+    ``settings``: what was measured (batch, model, repeats ...), in words; ``details``: more
+    JSON-ready keys for the lessons that quote the run (e.g. whole curves).
     """
     name = machine(device)
     path = result_path(bench, name)
     path.write_text(json.dumps({
         "bench": bench, "machine": name, "device": device.type, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
         "settings": settings, "source": "measured by this script",
-        "ratios": [{"comparison": c, "value": round(float(v), 3), "goal": g} for c, v, g in ratios],
+        "ratios": [{"comparison": c, "value": round(float(v), 3), "goal": g} for c, v, g in ratios], **details,
     }, indent=2) + "\n")
     print(f"recorded in {path.relative_to(RESULTS.parent.parent)}")
     return path
+
+
+def write_section(bench, body):
+    """Replace what stands between ``bench``'s markers in bench/README.md (``<!-- <bench>: begin (made by
+    bench/<bench>.py) -->`` and ``<!-- <bench>: end -->``) with ``body``; raise if the markers are missing."""
+    readme = RESULTS.parent / "README.md"
+    begin, end = f"<!-- {bench}: begin (made by bench/{bench}.py) -->", f"<!-- {bench}: end -->"
+    text = readme.read_text()
+    if begin not in text or end not in text:
+        raise ValueError(f"bench/README.md lacks the markers {begin!r} and {end!r}")
+    head, rest = text.split(begin, 1)
+    readme.write_text(f"{head}{begin}\n{body}\n{end}{rest.split(end, 1)[1]}")

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from .cam import check_classes, check_images
+from .data import check_int
 from .layers import default_layer
 
 
@@ -110,16 +111,24 @@ class Gradients(NamedTuple):
     classes: torch.Tensor  #: (B, K): the class index of each gradient
 
 
-def class_gradients(model, images, classes=None, layer=None):
+def class_gradients(model, images, classes=None, layer=None, top=None):
     """``d y^c / d A`` at the layer for each requested class: one forward pass, one (batched) backward pass.
 
     Arguments as :func:`grad_cam`; the backward pass stops at the layer and leaves
     the parameters' ``.grad`` untouched.
     """
     check_images(model, images)
+    if top is not None:
+        check_int("top", top, 1)
+        if classes is not None:
+            raise ValueError("give classes or top, not both")
     target = resolve_layer(model, layer, images)
     activations, logits = _forward_to(model, images, target)
-    if classes is None:  # each image's predicted class
+    if top is not None:  # each image's best classes, found in this forward pass
+        if top > logits.shape[1]:
+            raise ValueError(f"top must be at most the number of classes, {logits.shape[1]}, got {top}")
+        index = logits.detach().topk(top, dim=1).indices
+    elif classes is None:  # each image's predicted class
         index = logits.detach().argmax(dim=1, keepdim=True)
     else:
         index = check_classes(classes, *logits.shape, logits.device)
@@ -138,7 +147,7 @@ def class_gradients(model, images, classes=None, layer=None):
     return Gradients(activations.detach(), grads, logits.detach(), index)
 
 
-def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
+def grad_cam(model, images, classes=None, layer=None, counterfactual=False, top=None):
     """Grad-CAM maps of ``images`` (B, C, H, W) for one or several classes per image, in one forward pass.
 
     Args:
@@ -150,6 +159,8 @@ def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
             (:func:`helpers.layers.default_layer`). It must run once per forward
             pass and output (B, K, h, w) maps.
         counterfactual: negate the gradients (the map of evidence *against* the class).
+        top: instead of ``classes``, each image's ``top`` best-scoring classes, best
+            first, found in the same forward pass (``top=1`` is ``classes=None``).
 
     Returns:
         :class:`GradCam`; ``maps`` are (B, K, h, w) on the layer's grid (see
@@ -161,7 +172,7 @@ def grad_cam(model, images, classes=None, layer=None, counterfactual=False):
             holding NaN or infinity.
         TypeError: non-float images or non-integer classes.
     """
-    result = class_gradients(model, images, classes, layer)
+    result = class_gradients(model, images, classes, layer, top)
     weights = result.grads.mean(dim=(3, 4))
     if counterfactual:
         weights = -weights

@@ -51,6 +51,22 @@ def test_counterfactual_negates_the_weights(gap_net):
     assert torch.allclose(counter.raw, -plain.raw) and torch.allclose(counter.maps, (-plain.raw).clamp(min=0))
 
 
+def test_top_explains_each_images_best_classes_in_order(resnet):
+    images = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        best = resnet(images).topk(4, dim=1).indices
+    top = grad_cam(resnet, images, layer="layer4", top=4)
+    given = grad_cam(resnet, images, best, layer="layer4")
+    assert torch.equal(top.classes, best) and torch.equal(top.raw, given.raw)
+    assert torch.equal(grad_cam(resnet, images, layer="layer4", top=1).maps, grad_cam(resnet, images).maps)
+    with pytest.raises(ValueError, match="not both"):
+        grad_cam(resnet, images, best, top=2)
+    with pytest.raises(ValueError, match="at most the number of classes, 10"):
+        grad_cam(resnet, images, top=11)
+    with pytest.raises(ValueError, match="top"):
+        grad_cam(resnet, images, top=0)
+
+
 def test_batched_classes_equal_single_calls(resnet):
     images = torch.rand(3, 3, 64, 64)
     classes = torch.tensor([[0, 9, 4], [2, 2, 7], [5, 1, 3]])

@@ -101,6 +101,23 @@ def test_as_jpeg_closes_the_figure_and_returns_jpeg_bytes():
     assert not plt.fignum_exists(fig.number)
 
 
+def test_as_jpeg_is_the_picture_savefig_makes():
+    from io import BytesIO
+
+    from PIL import Image
+
+    shapes = make_shapes(1, seed=3)
+    fig, _ = draw_map_frame(shapes.images[0], shapes.masks[0].float(), 0.5, "a map", shapes.boxes[0])
+    for _ in range(3):  # constrained layout settles over a few drawings; savefig draws twice
+        fig.canvas.draw()
+    saved = BytesIO()
+    fig.savefig(saved, format="jpeg", pil_kwargs={"quality": 85})
+    fast, slow = (np.asarray(Image.open(BytesIO(data)).convert("RGB"), dtype=float)
+                  for data in (as_jpeg(fig).data, saved.getvalue()))
+    assert fast.shape == slow.shape == (560, 1100, 3)  # 11 x 5.6 inches at 100 dpi
+    assert np.abs(fast - slow).max() <= 2  # the same picture, up to rounding
+
+
 def test_prediction_frame_follows_slider_and_variant():
     shapes = make_shapes(3, seed=0)
     ious = torch.tensor([0.9, 0.2, 0.6])
@@ -295,13 +312,16 @@ def test_rise_frame_is_the_map_of_the_predicted_class_with_its_box():
     model = load_shapes_gap()
     shapes = shapes_gap_test_set()
     images = shapes.images[:3]
-    fig = draw_rise_frame(model, images, 1, 200, 5, 0.5, 0.5, shapes.boxes[:3])
-    title = fig.axes[0].get_title()
-    plt.close(fig)
-    expected = rise(model, images[1:2], masks=200, cells=5, keep=0.5, progress=False)
-    name = SHAPE_CLASSES[int(expected.classes[0, 0])]
-    overlap = float(iou(box_from_heatmap(expected.maps[0], 0.5)[0], shapes.boxes[1]))
-    assert f"predicted {name}: RISE, N = 200, s = 5, p = 0.50" in title and f"IoU {overlap:.2f}" in title
+    for estimator, options in (("paper", {}), ("centred", {"estimator": "centred"}),
+                               ("complementary pairs", {"sampling": "complementary"})):
+        fig = draw_rise_frame(model, images, 1, 200, 5, 0.5, 0.5, shapes.boxes[:3], estimator=estimator)
+        title = fig.axes[0].get_title()
+        plt.close(fig)
+        expected = rise(model, images[1:2], masks=200, cells=5, keep=0.5, progress=False, **options)
+        name = SHAPE_CLASSES[int(expected.classes[0, 0])]
+        overlap = float(iou(box_from_heatmap(expected.maps[0], 0.5)[0], shapes.boxes[1]))
+        assert f"predicted {name}: RISE ({estimator}), N = 200, s = 5, p = 0.50" in title
+        assert f"IoU {overlap:.2f}" in title
     few, again, other = (rendered(draw_rise_frame(model, images, 1, 100, s, 0.5)) for s in (5, 5, 9))
     assert np.array_equal(few, again) and not np.array_equal(few, other)
 
@@ -311,11 +331,88 @@ def test_rise_and_convergence_browser_controls():
     shapes = shapes_gap_test_set()
     box = rise_browser(model, shapes.images[:4], shapes.boxes[:4])
     (index, masks), (cells, keep, tau) = (row.children for row in box.children[:2])
-    assert (index.max, masks.value, cells.value, keep.value, tau.value) == (3, 500, 7, 0.5, 0.5)
+    estimator = box.children[2]
+    assert (index.max, masks.value, cells.value, keep.value, tau.value) == (3, 250, 7, 0.5, 0.5)
+    assert estimator.value == "centred" and not keep.disabled
+    keep.value = 0.3
+    estimator.value = "complementary pairs"  # pairs need p = 0.5: the slider is set and locked
+    assert keep.value == 0.5 and keep.disabled
+    estimator.value = "paper"
+    assert not keep.disabled
     maps = {100: torch.rand(64, 64), 1000: torch.rand(64, 64)}
     box = convergence_browser(shapes.images[0], maps, shapes.boxes[0])
     count, tau = box.children[0].children
     assert list(count.options) == [100, 1000] and count.value == 1000
+
+
+def _controls(box):
+    """The value widgets of a widget box, by description."""
+    found = {}
+    for child in box.children:
+        if hasattr(child, "children"):
+            found.update(_controls(child))
+        elif getattr(child, "description", ""):
+            found[child.description] = child
+    return found
+
+
+def _counting(model):
+    """``model`` with a counter of its forward passes."""
+    calls = []
+    model.register_forward_hook(lambda *_: calls.append(1))
+    return model, calls
+
+
+def _browsers():
+    """Each browser that computes maps, a counter of the computations, and which controls compute."""
+    shapes = shapes_gap_test_set()
+    model, calls = _counting(load_shapes_gap())
+    yield (gradcam_browser(model, shapes.images[:3], ["backbone.5", "backbone.19"], true_boxes=shapes.boxes[:3]),
+           calls, {"image", "layer"}, {"class", "threshold", "counterfactual"})
+    model, calls = _counting(load_shapes_gap())
+    yield (rise_browser(model, shapes.images[:3], shapes.boxes[:3]), calls, {"image", "masks N", "grid s", "keep p"},
+           {"threshold"})
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_browsers_compute_on_release_and_redraw_the_threshold_from_the_kept_map(which, capsys):
+    box, calls, computing, cheap = list(_browsers())[which]
+    controls = _controls(box)
+    assert {name for name, c in controls.items() if getattr(c, "continuous_update", True) is False} == computing
+    computed = len(calls)
+    assert computed > 0  # the first picture
+    controls["threshold"].value = 0.35
+    for name in cheap:
+        control = controls[name]
+        control.value = not control.value if isinstance(control.value, bool) else \
+            (control.options[1][1] if hasattr(control, "options") else 0.55)
+    assert len(calls) == computed  # no forward pass for the class, the sign or the threshold
+    first = controls["image"].value
+    controls["image"].value = first + 1
+    assert len(calls) > computed
+    after = len(calls)
+    controls["image"].value = first  # seen before: kept
+    assert len(calls) == after
+
+
+def test_augmented_browser_solves_once_per_setting(monkeypatch):
+    import helpers.widgets as module
+
+    solves = []
+    original = module.super_resolve
+    monkeypatch.setattr(module, "super_resolve", lambda *a, **k: solves.append(1) or original(*a, **k))
+    shapes, warps, views = _augmented_inputs()
+    controls = _controls(augmented_browser(shapes.images[0], views, warps, shapes.boxes[0]))
+    assert {name for name, c in controls.items() if c.continuous_update is False} == {"views L", "lambda",
+                                                                                      "iterations"}
+    assert len(solves) == 1  # the first picture, at the defaults
+    controls["iterations"].value = 10
+    controls["threshold"].value = 0.4
+    controls["threshold"].value = 0.6
+    assert len(solves) == 2
+    controls["views L"].value = 3
+    controls["views L"].value = 6
+    assert len(solves) == 3
 
 
 def _comparison_inputs():
@@ -357,3 +454,37 @@ def test_comparison_browser_controls():
     index, tau, metric = box.children[0].children
     assert (index.max, tau.value) == (2, 0.5)
     assert list(metric.options) == ["MaxBoxAcc", "deletion AUC"] and metric.value == "MaxBoxAcc"
+
+
+def _contents(fig):
+    return [(ax.get_title(), len(ax.images), len(ax.patches), len(ax.collections), len(ax.texts)) for ax in fig.axes]
+
+
+def test_a_frame_drawn_again_into_its_figure_is_the_fresh_frame_at_the_first_layout():
+    shapes = make_shapes(3, seed=4)
+    maps, rows = {"mask": shapes.masks.float(), "flat": torch.ones(3, 64, 64)}, _comparison_inputs()[2]
+    nets = {"net": GapNet(len(SHAPE_CLASSES), width=4).eval(), "flatten": FlattenNet(6, size=64, width=4).eval()}
+    frames = {  # name: a frame of setting v, drawn into fig if given
+        "map": lambda v, fig=None: draw_map_frame(shapes.images[v], shapes.masks[v].float(), 0.3 + 0.2 * v,
+                                                  f"map {v}", shapes.boxes[v], fig=fig)[0],
+        "comparison": lambda v, fig=None: draw_comparison_frame(shapes.images, maps, shapes.boxes, rows, v, 0.5,
+                                                                ["deletion AUC", "MaxBoxAcc"][v % 2], fig=fig)[0],
+        "shift": lambda v, fig=None: draw_shift_frame(nets, 3 * v, [96, 64][v % 2], v, fig=fig),  # the flatten net fails at 96
+        "sample": lambda v, fig=None: draw_browser_frame(shapes, v, v == 0, fig=fig),
+    }
+    for name, frame in frames.items():
+        fresh = frame(1)
+        expected = _contents(fresh)
+        fig = frame(0)
+        fig.canvas.draw()
+        positions = [ax.get_position() for ax in fig.axes]
+        again = frame(1, fig)
+        assert again is fig and _contents(fig) == expected, name  # nothing of the first frame is left
+        assert [ax.get_position().bounds for ax in fig.axes] == [p.bounds for p in positions], name  # layout kept
+        if name != "comparison":  # the same pixels as the fresh frame placed where the first one was
+            fresh.set_layout_engine("none")
+            for ax, position in zip(fresh.axes, positions):
+                ax.set_position(position)
+            assert np.array_equal(rendered(fig), rendered(fresh)), name
+        plt.close(fresh)
+        plt.close(fig)
