@@ -453,6 +453,7 @@ def test_comparison_browser_controls():
     box = comparison_browser(shapes.images, maps, shapes.boxes, rows)
     index, tau, metric = box.children[0].children
     assert (index.max, tau.value) == (2, 0.5)
+    assert not index.continuous_update and not tau.continuous_update  # a frame of every method: on release
     assert list(metric.options) == ["MaxBoxAcc", "deletion AUC"] and metric.value == "MaxBoxAcc"
 
 
