@@ -149,20 +149,22 @@ def main():
         if variant != "paper" and found:
             ratios.append((f"RISE masks for correlation {what}: {variant} / paper ({name})",
                            found / needed["paper"], "<= 0.5"))
-    causal = {}
+    causal, step = {}, 224 if args.photos else 64
     for variant, runs in at_equal.items():
-        causal[variant] = areas = {mode: torch.stack([metrics.causal_curves(model, images, maps, mode, step=64 if not args.photos
-                                                          else 224, batch_size=512, classes=classes,
-                                                          progress=False).auc for maps in runs]).mean().item()
-                 for mode in ("deletion", "insertion")}
+        causal[variant] = areas = {
+            mode: torch.stack([metrics.causal_curves(model, images, maps, mode, step=step, batch_size=512,
+                                                     classes=classes, progress=False).auc
+                               for maps in runs]).mean().item()
+            for mode in ("deletion", "insertion")}
         print(f"{variant:14s} N = {EQUAL_N}, mean of seeds {seeds}: deletion AUC {areas['deletion']:.4f}, "
               f"insertion AUC {areas['insertion']:.4f}")
     record("rise_variance" + ("_photos" if args.photos else ""), device, ratios,
            f"{name}; N in {COUNTS}, seeds {seeds}, reference 8000 paper masks; s = 7, p = 0.5",
-           counts=list(COUNTS), correlations={variant: [round(v, 4) for v in curve] for variant, curve in curves.items()},
-           target=round(target, 4), masks_needed={variant: found and round(found) for variant, found in needed.items()},
-           causal_at_equal_n={variant: {mode: round(v, 4) for mode, v in areas.items()} for variant, areas in causal.items()},
-           equal_n=EQUAL_N, images=len(images), seeds=len(seeds))
+           counts=list(COUNTS), target=round(target, 4), equal_n=EQUAL_N, images=len(images), seeds=len(seeds),
+           correlations={variant: [round(v, 4) for v in curve] for variant, curve in curves.items()},
+           masks_needed={variant: found and round(found) for variant, found in needed.items()},
+           causal_at_equal_n={variant: {mode: round(v, 4) for mode, v in areas.items()}
+                              for variant, areas in causal.items()})
     write_readme()
 
 

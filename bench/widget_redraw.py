@@ -36,7 +36,7 @@ BUDGET = 0.25  # seconds
 
 
 def build_widgets():
-    """Every lesson's widget as the lesson builds it: {name: (box, {control description: new values})}."""
+    """Every lesson's widget built as its lesson builds it, {name: widget box}."""
     from helpers import augmented, boxes, cam, checkpoints, compare, data, models, rise, seeds, viz, widgets
     from helpers.device import set_seed
 
@@ -46,8 +46,8 @@ def build_widgets():
     shapes = data.make_shapes(16, seed=0)
     built["00 sample browser"] = widgets.sample_browser(shapes)
 
-    test_1 = data.make_shapes(1000, seed=2)
-    subset = data.Shapes(*(field[:200] for field in test_1))
+    lesson_01_test = data.make_shapes(1000, seed=2)
+    subset = data.Shapes(*(field[:200] for field in lesson_01_test))
     predictions = {}
     for kind in ("l2", "smooth_l1", "giou"):
         labels, predicted = seeds.stored_box_model(kind).predict(subset.images)
@@ -81,7 +81,8 @@ def build_widgets():
                                                                        photos.boxes[cat], pretrained.normalization)
 
     example = test.images[:1]
-    convergence = {n: rise.rise(gap, example, test.labels[:1, None], masks=n, seed=n, progress=False).maps[0, 0] for n in (100, 500, 1000)}
+    convergence = {n: rise.rise(gap, example, test.labels[:1, None], masks=n, seed=n, progress=False).maps[0, 0]
+                   for n in (100, 500, 1000)}
     built["06 convergence browser"] = widgets.convergence_browser(test.images[0], convergence, test.boxes[0])
     built["06 RISE browser"] = widgets.rise_browser(gap, test.images[:50], test.boxes[:50])
 
