@@ -12,8 +12,6 @@ Run: ``.venv/bin/python bench/rise_convergence.py [--device cpu|cuda] [--weights
 
 import argparse
 
-import torch
-
 from helpers import cam, data, gradcam, metrics, models, rise
 from helpers.device import get_device
 
@@ -36,8 +34,7 @@ def main():
     passed = None
     for count in COUNTS:
         maps = rise.rise(pretrained.model, images, reference.classes, masks=count, seed=0, **options).maps
-        correlations = [torch.corrcoef(torch.stack([m.flatten(), r.flatten()]))[0, 1].item()
-                        for m, r in zip(maps, reference.maps)]
+        correlations = metrics.map_correlation(maps, reference.maps).tolist()
         mean = sum(correlations) / len(correlations)
         passed = passed or (count if mean >= 0.95 else None)
         print(f"N = {count:5d}: mean correlation {mean:.3f} (min {min(correlations):.3f}, "

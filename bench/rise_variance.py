@@ -44,13 +44,6 @@ VARIANTS = {"paper": {}, "centred": {"estimator": "centred"}, "complementary": {
 TARGET = 0.95
 
 
-def correlation(maps, reference):
-    """Pearson correlation of each map with its reference, (B,)."""
-    a, b = maps.flatten(1), reference.flatten(1)
-    a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
-    return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1)).clamp(min=1e-12)
-
-
 def masks_needed(counts, correlations, target=TARGET):
     """The N at which a correlation curve reaches ``target`` (log-linear between counts), or None."""
     for index, (count, value) in enumerate(zip(counts, correlations)):
@@ -133,7 +126,7 @@ def main():
                     runs.append(rise.rise(model, images, column, masks=count, seed=seed, **choice,
                                           **options).maps[:, 0])
                     bar.update()
-                curves[variant].append(torch.stack([correlation(maps, reference) for maps in runs]).mean().item())
+                curves[variant].append(torch.stack([metrics.map_correlation(maps, reference) for maps in runs]).mean().item())
                 if count == EQUAL_N:
                     at_equal[variant] = runs
             tqdm.write(f"{variant:14s} mean correlation at N = "

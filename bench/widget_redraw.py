@@ -97,17 +97,6 @@ def build_widgets():
     return built
 
 
-def controls(box):
-    """The value widgets inside a widget box, by description."""
-    found = {}
-    for child in box.children:
-        if isinstance(child, ipywidgets.Box):
-            found.update(controls(child))
-        elif isinstance(child, ipywidgets.ValueWidget) and child.description:
-            found[child.description] = child
-    return found
-
-
 def new_values(control, count):
     """``count`` values of ``control`` near its default, none equal to it (for a slider: the next steps up, or
     down where the range ends; for a selection slider: the nearest options; for a menu or toggle: the other
@@ -137,7 +126,10 @@ def new_values(control, count):
 
 
 def time_widgets(repeats):
-    """In the kernel: {widget: {control: [seconds of each change]}} (a first, untimed change warms up)."""
+    """In the kernel: {widget: {control: {"median", "max" (seconds), "continuous" (redraws while dragged)}}};
+    a first, untimed change of each control warms up."""
+    from helpers.widgets import controls
+
     built = build_widgets()
     timings = {}
     for name, box in built.items():

@@ -54,6 +54,21 @@ def normalize_maps(maps):
     return torch.where(span > 0, (maps - low) / span.clamp(min=torch.finfo(maps.dtype).tiny), 0.0)
 
 
+def map_correlation(maps, references):
+    """Pearson correlation of each map with its reference, (B,): for maps (B, ...) and references of that shape,
+
+        r = sum (a - mean a)(b - mean b) / (||a - mean a|| ||b - mean b||),
+
+    how alike two estimates of the same map are (lesson 06; bench/rise_convergence.py, rise_variance.py).
+    """
+    if maps.shape != references.shape or maps.dim() < 2:
+        raise ValueError(f"maps and references must be batches (B, ...) of one shape, got {tuple(maps.shape)} and "
+                         f"{tuple(references.shape)}")
+    a, b = maps.flatten(1), references.flatten(1)
+    a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
+    return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1)).clamp(min=1e-12)
+
+
 def _as_box_sets(boxes, count):
     """Ground-truth boxes as (N, G, 4): one box per image (N, 4) or G boxes per image (N, G, 4)."""
     check_boxes(boxes)

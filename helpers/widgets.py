@@ -75,6 +75,17 @@ class _Screen:
         display(as_jpeg(self.figure))
 
 
+def controls(box):
+    """The controls (value widgets) inside a widget box made here, by description: to drive a widget from code."""
+    found = {}
+    for child in box.children:
+        if isinstance(child, widgets.Box):
+            found.update(controls(child))
+        elif isinstance(child, widgets.ValueWidget) and child.description:
+            found[child.description] = child
+    return found
+
+
 def draw_browser_frame(shapes, index, show_mask=True, fig=None):
     """The picture the sample browser shows for image ``index``: a figure sized for a projector (``fig``: see
     :func:`_figure`)."""

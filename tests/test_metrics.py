@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from helpers.metrics import accuracy, localization_accuracy
+from helpers.metrics import accuracy, localization_accuracy, map_correlation
 
 
 def test_accuracy_by_hand():
@@ -30,3 +30,16 @@ def test_two_object_row_by_hand():
     predicted = torch.tensor([[40.0, 0.0, 50.0, 10.0], [20.0, 0.0, 30.0, 10.0]])  # on the second / at the midpoint
     row = two_object_row(predicted, pairs)
     assert row == {"IoU >= 0.5 with either": 0.5, "mean best IoU": 0.5, "centre nearer the midpoint": 0.5}
+
+
+def test_map_correlation_is_pearsons_r_of_each_pair():
+    generator = torch.Generator().manual_seed(0)
+    maps, references = torch.rand(3, 5, 4, generator=generator), torch.rand(3, 5, 4, generator=generator)
+    expected = torch.stack([torch.corrcoef(torch.stack([m.flatten(), r.flatten()]))[0, 1]
+                            for m, r in zip(maps, references)])
+    assert torch.allclose(map_correlation(maps, references), expected, atol=1e-6)
+    assert torch.allclose(map_correlation(maps, 3 * maps + 1), torch.ones(3), atol=1e-6)  # affine: r = 1
+    assert torch.allclose(map_correlation(maps, -maps), -torch.ones(3), atol=1e-6)
+    with pytest.raises(ValueError, match="one shape"):
+        map_correlation(maps, references[:2])
+

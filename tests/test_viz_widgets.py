@@ -30,6 +30,7 @@ from helpers.widgets import (
     augmented_browser,
     cam_browser,
     comparison_browser,
+    controls,
     convergence_browser,
     draw_augmented_frame,
     draw_browser_frame,
@@ -224,7 +225,7 @@ def test_cam_frame_box_and_iou_follow_the_class_and_threshold():
     assert np.array_equal(first, again) and not np.array_equal(first, moved)
 
 
-def test_cam_browser_controls():
+def test_cam_browsercontrols():
     shapes, maps, predicted = _cam_inputs()
     box = cam_browser(shapes, maps, predicted)
     index, (target, tau, alpha) = box.children[0], box.children[1].children
@@ -258,7 +259,7 @@ def test_map_frame_of_a_zero_map_says_so():
     plt.close(fig)
 
 
-def test_gradcam_browser_controls():
+def test_gradcam_browsercontrols():
     model, shapes = load_shapes_gap(), shapes_gap_test_set()
     box = gradcam_browser(model, shapes.images[:3], ["backbone.5", "backbone.19"], true_boxes=shapes.boxes[:3])
     (index, layer), (rank, tau, counterfactual) = (row.children for row in box.children[:2])
@@ -286,7 +287,7 @@ def test_augmented_frame_solves_with_the_first_views_and_the_chosen_weight():
     assert np.array_equal(first, again) and not np.array_equal(first, more)
 
 
-def test_augmented_browser_controls():
+def test_augmented_browsercontrols():
     shapes, warps, views = _augmented_inputs()
     box = augmented_browser(shapes.images[0], views, warps, shapes.boxes[0])
     (count, lam), (iterations, tau) = (row.children for row in box.children[:2])
@@ -326,7 +327,7 @@ def test_rise_frame_is_the_map_of_the_predicted_class_with_its_box():
     assert np.array_equal(few, again) and not np.array_equal(few, other)
 
 
-def test_rise_and_convergence_browser_controls():
+def test_rise_and_convergence_browsercontrols():
     model = load_shapes_gap()
     shapes = shapes_gap_test_set()
     box = rise_browser(model, shapes.images[:4], shapes.boxes[:4])
@@ -343,17 +344,6 @@ def test_rise_and_convergence_browser_controls():
     box = convergence_browser(shapes.images[0], maps, shapes.boxes[0])
     count, tau = box.children[0].children
     assert list(count.options) == [100, 1000] and count.value == 1000
-
-
-def _controls(box):
-    """The value widgets of a widget box, by description."""
-    found = {}
-    for child in box.children:
-        if hasattr(child, "children"):
-            found.update(_controls(child))
-        elif getattr(child, "description", ""):
-            found[child.description] = child
-    return found
 
 
 def _counting(model):
@@ -377,21 +367,21 @@ def _browsers():
 @pytest.mark.parametrize("which", [0, 1])
 def test_browsers_compute_on_release_and_redraw_the_threshold_from_the_kept_map(which, capsys):
     box, calls, computing, cheap = list(_browsers())[which]
-    controls = _controls(box)
-    assert {name for name, c in controls.items() if getattr(c, "continuous_update", True) is False} == computing
+    found = controls(box)
+    assert {name for name, c in found.items() if getattr(c, "continuous_update", True) is False} == computing
     computed = len(calls)
     assert computed > 0  # the first picture
-    controls["threshold"].value = 0.35
+    found["threshold"].value = 0.35
     for name in cheap:
-        control = controls[name]
+        control = found[name]
         control.value = not control.value if isinstance(control.value, bool) else \
             (control.options[1][1] if hasattr(control, "options") else 0.55)
     assert len(calls) == computed  # no forward pass for the class, the sign or the threshold
-    first = controls["image"].value
-    controls["image"].value = first + 1
+    first = found["image"].value
+    found["image"].value = first + 1
     assert len(calls) > computed
     after = len(calls)
-    controls["image"].value = first  # seen before: kept
+    found["image"].value = first  # seen before: kept
     assert len(calls) == after
 
 
@@ -402,16 +392,15 @@ def test_augmented_browser_solves_once_per_setting(monkeypatch):
     original = module.super_resolve
     monkeypatch.setattr(module, "super_resolve", lambda *a, **k: solves.append(1) or original(*a, **k))
     shapes, warps, views = _augmented_inputs()
-    controls = _controls(augmented_browser(shapes.images[0], views, warps, shapes.boxes[0]))
-    assert {name for name, c in controls.items() if c.continuous_update is False} == {"views L", "lambda",
-                                                                                      "iterations"}
+    found = controls(augmented_browser(shapes.images[0], views, warps, shapes.boxes[0]))
+    assert {name for name, c in found.items() if c.continuous_update is False} == {"views L", "lambda", "iterations"}
     assert len(solves) == 1  # the first picture, at the defaults
-    controls["iterations"].value = 10
-    controls["threshold"].value = 0.4
-    controls["threshold"].value = 0.6
+    found["iterations"].value = 10
+    found["threshold"].value = 0.4
+    found["threshold"].value = 0.6
     assert len(solves) == 2
-    controls["views L"].value = 3
-    controls["views L"].value = 6
+    found["views L"].value = 3
+    found["views L"].value = 6
     assert len(solves) == 3
 
 
@@ -448,7 +437,7 @@ def test_comparison_frame_draws_every_method_with_its_box_iou_and_the_ranking():
     plt.close(fig)
 
 
-def test_comparison_browser_controls():
+def test_comparison_browsercontrols():
     shapes, maps, rows = _comparison_inputs()
     box = comparison_browser(shapes.images, maps, shapes.boxes, rows)
     index, tau, metric = box.children[0].children
