@@ -146,13 +146,38 @@ def draw_probabilities(ax, probabilities, truth, title, classes=SHAPE_CLASSES):
     ax.set(xlim=(0, 1), xlabel="probability", title=title)
 
 
-def draw_heatmap(ax, image, heatmap, alpha=0.5, normalization=None, cmap="jet"):
-    """An image with a heat-map (H, W) laid over it, the map rescaled to [0, 1] for the colours."""
+def colourize(values, cmap="jet"):
+    """Values (H, W) in [0, 1] as the colours (H, W, 3) of matplotlib's colour map ``cmap`` (its table of 256
+    entries, value v -> entry min(floor(256 v), 255), as ``imshow`` does); NaN is drawn as 0."""
+    table = torch.as_tensor(plt.get_cmap(cmap)(torch.linspace(0, 1, 256).numpy())[:, :3], dtype=torch.float32)
+    index = (values.detach().float().cpu().nan_to_num(0.0).clamp(0, 1) * 256).long().clamp(max=255)
+    return table[index]
+
+
+def rescale(heatmap):
+    """A map's values moved to [0, 1] by its minimum and maximum (all zeros for a flat map)."""
     heatmap = heatmap.detach().float().cpu()
     span = heatmap.max() - heatmap.min()
-    scaled = (heatmap - heatmap.min()) / span if span > 0 else torch.zeros_like(heatmap)
-    ax.imshow(to_image(image, normalization), interpolation="antialiased")
-    ax.imshow(scaled.numpy(), cmap=cmap, alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
+    return (heatmap - heatmap.min()) / span if span > 0 else torch.zeros_like(heatmap)
+
+
+def overlay(image, heatmap, alpha=0.5, normalization=None, cmap="jet"):
+    """The picture of a heat-map laid over an image, as (H, W, 3) in [0, 1] for ``imshow``:
+    ``(1 - alpha) image + alpha colours(rescaled map)``, the map bilinearly resized to the image if it differs.
+
+    One picture instead of two layers: matplotlib then resamples one image for the screen, not two (a tenth
+    of a widget's redraw)."""
+    heatmap = heatmap.detach().float().cpu()
+    if heatmap.shape != image.shape[-2:]:
+        heatmap = torch.nn.functional.interpolate(heatmap[None, None], size=tuple(image.shape[-2:]), mode="bilinear",
+                                                  align_corners=False)[0, 0]
+    picture = torch.from_numpy(to_image(image, normalization))
+    return ((1 - alpha) * picture + alpha * colourize(rescale(heatmap), cmap)).numpy()
+
+
+def draw_heatmap(ax, image, heatmap, alpha=0.5, normalization=None, cmap="jet"):
+    """An image with a heat-map (H, W) laid over it (:func:`overlay`), the map rescaled to [0, 1] for the colours."""
+    ax.imshow(overlay(image, heatmap, alpha, normalization, cmap), interpolation="antialiased")
     axes_off(ax)
 
 
@@ -243,7 +268,6 @@ def as_jpeg(fig, quality=85):
     """
     from io import BytesIO
 
-    import numpy as np
     from IPython.display import Image
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image as Picture
@@ -251,7 +275,9 @@ def as_jpeg(fig, quality=85):
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
     buffer = BytesIO()
-    Picture.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buffer, format="jpeg", quality=quality)
+    width, height = canvas.get_width_height(physical=True)
+    Picture.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB").save(
+        buffer, format="jpeg", quality=quality)
     plt.close(fig)
     return Image(data=buffer.getvalue(), format="jpeg")
 

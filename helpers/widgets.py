@@ -30,6 +30,7 @@ from .viz import (
     PREDICTION_COLOUR,
     as_jpeg,
     axes_off,
+    colourize,
     draw_box,
     draw_map_with_box,
     draw_mask_outline,
@@ -37,6 +38,7 @@ from .viz import (
     draw_probabilities,
     draw_sample,
     rank_rows,
+    rescale,
     to_image,
 )
 
@@ -216,7 +218,7 @@ def draw_map_frame(image, heatmap, tau, title, true_box=None, grid=None, alpha=0
     left.set_title(title if overlap is None else f"{title}, IoU {overlap:.2f}")
     height, width = heatmap.shape
     shown = heatmap if grid is None else grid
-    right.imshow(shown.detach().cpu().numpy(), cmap="jet", extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+    right.imshow(colourize(rescale(shown)).numpy(), extent=(-0.5, width - 0.5, height - 0.5, -0.5),
                  interpolation="bilinear" if grid is None else "nearest")
     draw_mask_outline(right, threshold_heatmaps(heatmap, tau), colour="#ffffff")
     cells = "" if grid is None else f"{grid.shape[0]} x {grid.shape[1]} "
@@ -262,26 +264,28 @@ def _ordinal(n):
     return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 
-def gradcam_guesses(model, image, layer, ranks=5):
-    """The model's ``ranks`` best guesses for one image (1, C, H, W) and their Grad-CAMs at ``layer``, before the ReLU.
+def gradcam_guesses(model, images, layer, ranks=5):
+    """The model's ``ranks`` best guesses for images (B, C, H, W) and their Grad-CAMs at ``layer``, before the ReLU.
 
-    Returns ``(probabilities (ranks,), classes (ranks,), raw (ranks, h, w))`` from one
+    Returns ``(probabilities (B, ranks), classes (B, ranks), raw (B, ranks, h, w))`` from one
     forward and one batched backward pass. ``ReLU(raw)`` is Grad-CAM and ``ReLU(-raw)``
     the counterfactual map (whose weights are the negated ones), so one call serves both.
     """
-    result = grad_cam(model, image, layer=layer, top=ranks)
-    return result.logits.softmax(dim=1)[0, result.classes[0]], result.classes[0], result.raw[0]
+    result = grad_cam(model, images, layer=layer, top=ranks)
+    return result.logits.softmax(dim=1).gather(1, result.classes), result.classes, result.raw
 
 
 def draw_gradcam_frame(model, images, index, layer, rank, tau, counterfactual=False, categories=SHAPE_CLASSES,
                        true_boxes=None, normalization=None, guesses=None, fig=None):
     """Grad-CAM of image ``index`` for the model's ``rank``-th guess (0: its top class) at ``layer``, and its box.
 
-    The map comes from ``guesses`` (:func:`gradcam_guesses` of this image and layer,
+    The map comes from ``guesses`` (:func:`gradcam_guesses` of this image and layer, its entries for this image,
     with at least ``rank + 1`` guesses) or is computed here; it is upsampled to the
     image size and drawn by :func:`draw_map_frame` next to its own grid (``fig``: see :func:`_figure`).
     """
-    probabilities, classes, raw = guesses or gradcam_guesses(model, images[index:index + 1], layer, rank + 1)
+    if guesses is None:
+        guesses = [found[0] for found in gradcam_guesses(model, images[index:index + 1], layer, rank + 1)]
+    probabilities, classes, raw = guesses
     grid = (-raw[rank] if counterfactual else raw[rank]).clamp(min=0)
     heatmap = upsample(grid[None, None], images.shape[-2:])[0, 0].cpu()
     kind = "counterfactual Grad-CAM" if counterfactual else "Grad-CAM"
@@ -299,19 +303,25 @@ def gradcam_browser(model, images, layers, categories=SHAPE_CLASSES, true_boxes=
 
     ``layers`` are the dotted names of the layers offered, in the order of the network. The maps of
     every guess of an image at a layer are computed once (:func:`gradcam_guesses`) and kept, so the
-    class, the sign and the threshold redraw without the network; the image and layer sliders
-    compute on release.
+    class, the sign and the threshold redraw without the network; those of every image at the default
+    (last) layer are computed with the widget, in one batch, so the image slider only draws there. The
+    image and layer sliders compute on release.
     """
-    ranks = min(ranks, len(categories))
+    ranks, last = min(ranks, len(categories)), list(layers)[-1]
     index = widgets.IntSlider(value=0, min=0, max=images.shape[0] - 1, description="image", continuous_update=False,
                               layout=widgets.Layout(width="50%"))
-    layer = widgets.SelectionSlider(options=list(layers), value=list(layers)[-1], description="layer",
+    layer = widgets.SelectionSlider(options=list(layers), value=last, description="layer",
                                     continuous_update=False, layout=widgets.Layout(width="50%"))
     rank = widgets.Dropdown(options=[(f"{_ordinal(r + 1)} guess", r) for r in range(ranks)], value=0,
                             description="class")
     tau = widgets.FloatSlider(value=0.15, min=0.0, max=1.0, step=0.05, description="threshold")
     counterfactual = widgets.Checkbox(value=False, description="counterfactual")
-    guesses = functools.lru_cache(maxsize=64)(lambda i, name: gradcam_guesses(model, images[i:i + 1], name, ranks))
+    every = gradcam_guesses(model, images, last, ranks)  # the default layer: every image in one batch
+    one = functools.lru_cache(maxsize=64)(lambda i, name: gradcam_guesses(model, images[i:i + 1], name, ranks))
+
+    def guesses(i, name):
+        return [found[i] for found in every] if name == last else [found[0] for found in one(i, name)]
+
     screen = _Screen()
 
     def redraw(index, layer, rank, tau, counterfactual):

@@ -16,8 +16,10 @@ from helpers.models import FlattenNet, GapNet
 from helpers.rise import rise
 from helpers.viz import (
     as_jpeg,
+    colourize,
     draw_box,
     format_table,
+    overlay,
     plot_curves,
     plot_training,
     rank_rows,
@@ -42,6 +44,7 @@ from helpers.widgets import (
     draw_rise_frame,
     draw_shift_frame,
     gradcam_browser,
+    gradcam_guesses,
     prediction_browser,
     rise_browser,
     sample_browser,
@@ -92,6 +95,26 @@ def test_show_shapes_grid_for_two_objects():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == 6 and all(" + " in t for t in titles)
     plt.close(fig)
+
+
+def test_colourize_reads_the_colour_maps_table_as_imshow_does():
+    values = torch.tensor([[0.0, 0.3, 0.5], [0.999, 1.0, float("nan")]])
+    expected = plt.get_cmap("viridis")(np.array([[0.0, 0.3, 0.5], [0.999, 1.0, 0.0]]))[..., :3]
+    assert np.allclose(colourize(values, "viridis").numpy(), expected, atol=1e-6)
+    assert colourize(torch.zeros(4, 5)).shape == (4, 5, 3)
+
+
+def test_overlay_blends_the_rescaled_map_over_the_image():
+    image = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(0))
+    heatmap = torch.arange(64.0).view(8, 8) * 3 - 10  # rescaled to 0 ... 1 along the rows
+    colours = colourize((heatmap + 10) / 189).numpy()
+    assert np.allclose(overlay(image, heatmap, alpha=0.0), to_image(image), atol=1e-6)
+    assert np.allclose(overlay(image, heatmap, alpha=1.0), colours, atol=1e-6)
+    assert np.allclose(overlay(image, heatmap, alpha=0.25), 0.75 * to_image(image) + 0.25 * colours, atol=1e-6)
+    assert np.allclose(overlay(image, torch.full((8, 8), 5.0), alpha=1.0), colourize(torch.zeros(8, 8)).numpy())
+    coarse = torch.tensor([[0.0, 1.0], [2.0, 3.0]])  # a grid map is resized to the image first
+    resized = torch.nn.functional.interpolate(coarse[None, None], size=(8, 8), mode="bilinear")[0, 0]
+    assert np.allclose(overlay(image, coarse, alpha=1.0), colourize(resized / 3).numpy(), atol=1e-6)
 
 
 def test_as_jpeg_closes_the_figure_and_returns_jpeg_bytes():
@@ -377,12 +400,36 @@ def test_browsers_compute_on_release_and_redraw_the_threshold_from_the_kept_map(
         control.value = not control.value if isinstance(control.value, bool) else \
             (control.options[1][1] if hasattr(control, "options") else 0.55)
     assert len(calls) == computed  # no forward pass for the class, the sign or the threshold
+    if "layer" in found:  # Grad-CAM has every image's maps at the default layer already: move to another
+        found["layer"].value = found["layer"].options[0]
+        assert len(calls) > computed
+        computed = len(calls)
     first = found["image"].value
     found["image"].value = first + 1
     assert len(calls) > computed
     after = len(calls)
     found["image"].value = first  # seen before: kept
     assert len(calls) == after
+
+
+def test_gradcam_browser_maps_every_image_at_the_default_layer_in_one_batch(capsys):
+    shapes = shapes_gap_test_set()
+    model, calls = _counting(load_shapes_gap())
+    images, layers = shapes.images[:4], ["backbone.5", "backbone.19"]
+    box = gradcam_browser(model, images, layers, true_boxes=shapes.boxes[:4], ranks=3)
+    assert len(calls) == 1  # one batched pass for the four images (the first frame draws from it)
+    found = controls(box)
+    for index in (3, 1, 2):
+        found["image"].value = index
+        found["class"].value = 2
+        found["class"].value = 0
+    assert len(calls) == 1
+    batch = gradcam_guesses(model, images, "backbone.19", 3)  # what the widget keeps: the same as one at a time
+    for index in range(4):
+        alone = gradcam_guesses(model, images[index:index + 1], "backbone.19", 3)
+        assert torch.equal(batch[1][index], alone[1][0])
+        assert torch.allclose(batch[0][index], alone[0][0], atol=1e-6)
+        assert torch.allclose(batch[2][index], alone[2][0], atol=1e-5)
 
 
 def test_augmented_browser_solves_once_per_setting(monkeypatch):
