@@ -5,6 +5,7 @@
 #              else by nbval
 #              (on JOBS=2 parallel workers)
 #   make nbval run nbval alone on every notebook, the solutions in notebooks/solutions/ too (a kernel, no browser)
+#   make book  build the course's static site into build/book/ from the committed notebooks (not re-run; offline)
 
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +18,7 @@ JOBS ?= 2
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test nbval venv clean-venv
+.PHONY: lab test nbval book venv clean-venv
 
 venv: $(STAMP)
 
@@ -47,6 +48,9 @@ test: $(STAMP)
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -rs notebooks --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE)
+
+book: $(STAMP)
+	$(BIN)/python book/build.py --out build/book
 
 clean-venv:
 	rm -rf $(VENV)
