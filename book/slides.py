@@ -1,8 +1,9 @@
 """The lessons' slide structure for JupyterLab's slideshow (jupyterlab-slideshow): ``slideshow.slide_type`` in
 each cell's metadata, set by rules so that nothing is written by hand twice.
 
-- A new **slide** at the lesson's title, at every ``##`` section and at every *Predict, then run* question
-  (the question is split into its own markdown cell, so the room sees it before the answer).
+- A new **slide** at the lesson's title, at every ``##`` section and at every *Predict, then run* question,
+  so the room sees the question before the answer. A markdown cell is first cut before each of its headings
+  and questions (:func:`split_cells`), so each of them opens a cell.
 - A **subslide** at every ``###`` heading and at every other markdown cell that follows a code cell: one
   step of the lesson (its text, its cell, its figure) per screen.
 - The first code cell after a question is a **fragment**: it appears on the next key press, so the room
@@ -26,20 +27,36 @@ def _source(cell):
     return "".join(cell["source"])
 
 
-def split_questions(cells):
-    """The cells with every *Predict, then run* paragraph that is not at the start of its markdown cell moved,
-    with what follows it in that cell, into a new markdown cell right after it (the text is unchanged)."""
+def _starts(text):
+    """Where new cells begin inside a markdown text: at each heading line (``#`` to ``###``) and each
+    *Predict, then run* paragraph that follows a blank line, is not at the start, and is outside code fences
+    and ``$$`` maths (where a line may well start with ``#``)."""
+    cuts, offset, fenced, maths, blank = [], 0, False, False, False
+    for line in text.splitlines(keepends=True):
+        opens = not fenced and not maths and blank and offset > 0
+        if opens and (re.match(r"#{1,3}\s", line) or line.startswith(PREDICT)):
+            cuts.append(offset)
+        fenced ^= line.lstrip().startswith("```")
+        maths ^= not fenced and line.count("$$") % 2 == 1
+        blank, offset = not line.strip(), offset + len(line)
+    return cuts
+
+
+def split_cells(cells):
+    """The cells with every markdown cell cut before each heading and each *Predict, then run* question that does
+    not open it (the pieces keep the text; the blank lines between them are the cell boundary), so that each can
+    start a slide."""
     result = []
     for cell in cells:
         text = _source(cell)
-        at = text.find("\n\n" + PREDICT) if cell["cell_type"] == "markdown" else -1
-        if at < 0:
+        cuts = _starts(text) if cell["cell_type"] == "markdown" else []
+        if not cuts:
             result.append(cell)
             continue
-        before = dict(cell, source=text[:at].rstrip("\n"))
-        question = {"cell_type": "markdown", "id": f"{cell.get('id', 'cell')}-q", "metadata": {},
-                    "source": text[at:].lstrip("\n")}
-        result += [before] + split_questions([question])
+        pieces = [text[start:end].strip("\n") for start, end in zip([0] + cuts, cuts + [len(text)])]
+        result.append(dict(cell, source=pieces[0]))
+        result += [{"cell_type": "markdown", "id": f"{cell.get('id', 'cell')}-{number}", "metadata": {},
+                    "source": piece} for number, piece in enumerate(pieces[1:], start=1)]
     return result
 
 
@@ -64,7 +81,7 @@ def slide_types(cells):
 
 def with_slides(notebook):
     """The notebook (a dict as in the .ipynb file) with its questions split and its slide types set."""
-    cells = split_questions(notebook["cells"])
+    cells = split_cells(notebook["cells"])
     for cell, kind in zip(cells, slide_types(cells)):
         cell["source"] = _lines(cell["source"])
         cell["metadata"].pop("slideshow", None)
@@ -88,7 +105,8 @@ def main():
         notebook = json.loads(path.read_text())
         updated = with_slides(notebook)
         if updated != notebook:
-            path.write_text(json.dumps(updated, indent=1, ensure_ascii=False, sort_keys=True) + "\n")  # as nbformat writes
+            # as nbformat writes a notebook
+            path.write_text(json.dumps(updated, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
         counts = {}
         for cell in updated["cells"]:
             kind = cell["metadata"].get("slideshow", {}).get("slide_type", "continued")

@@ -33,14 +33,16 @@ def test_slide_types_follow_the_rules_on_a_small_lesson():
                                          "slide", None]
 
 
-def test_a_question_inside_a_cell_is_split_off_with_the_text_unchanged():
-    text = "## 1. Idea\n\nThe idea.\n\n**Predict, then run.** What?\n\nMore.\n\n**Predict, then run.** And?"
-    cells = slides.split_questions([_cell("markdown", text)])
-    assert ["".join(c["source"]) for c in cells] == ["## 1. Idea\n\nThe idea.", "**Predict, then run.** What?\n\nMore.",
-                                                    "**Predict, then run.** And?"]
-    assert len({c["id"] for c in cells}) == 3
-    assert "\n\n".join("".join(c["source"]) for c in cells) == text
-    assert slides.slide_types(cells) == ["slide", "slide", "slide"]
+def test_headings_and_questions_inside_a_cell_are_split_off_with_the_text_unchanged():
+    first = "## 1. Idea\n\nThe idea, with\n$$a\n\n# b$$\nkept, and\n\n```\n\n# code\n```"  # no heading in maths or code
+    text = first + "\n\n**Predict, then run.** What?\n\nMore.\n\n### A detail\n\nText.\n\n**Predict, then run.** And?"
+    cells = slides.split_cells([_cell("markdown", text), _cell("code", "x = 1\n# a comment")])
+    assert ["".join(c["source"]) for c in cells] == [
+        first, "**Predict, then run.** What?\n\nMore.",
+        "### A detail\n\nText.", "**Predict, then run.** And?", "x = 1\n# a comment"]
+    assert len({c["id"] for c in cells}) == 5
+    assert "\n\n".join("".join(c["source"]) for c in cells[:4]) == text
+    assert slides.slide_types(cells) == ["slide", "slide", "subslide", "slide", "fragment"]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)

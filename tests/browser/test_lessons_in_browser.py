@@ -4,7 +4,10 @@ nbval proves that the kernel side still works; this suite checks what a lecturer
 sees. For each notebook in ``notebooks/`` it opens a *copy* in JupyterLab, runs all
 cells from the Run menu, waits until the kernel is idle, fails on any stored
 error, then presses the arrow key on the first slider of every interactive
-figure and waits for that figure's image to change.
+figure and waits for that figure's image to change. Then it presents the lesson as
+slides (jupyterlab-slideshow, at 1280 x 720): the first slide must show the lesson's
+title, and on the first slide with an interactive figure a slider must redraw it. No
+request may leave the machine meanwhile.
 
 One run of a lesson serves both checks: the outputs of the cells tagged
 ``nbval-check-output``, as the browser saved them, are compared with the committed
@@ -57,6 +60,8 @@ REQUIRED = os.environ.get("WCL_REQUIRE_BROWSER") == "1"
 
 # Every wait is bounded (seconds).
 SERVER_START, OPEN, RUN_ALL, SAVE, REDRAW = 60, 90, 900, 30, 20
+STEP = 3  # seconds for a slide to change
+SLIDE_SIZE = {"width": 1280, "height": 720}
 
 _missing = None
 try:
@@ -275,11 +280,62 @@ def _slider_redraws(page, figure):
     return True
 
 
+_ACTIVE = "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex"
+
+
+def _next_slide(page):
+    """Step the deck as the space bar does (down, else forward); False at the end of the deck. A step makes
+    the next part of the deck the active cell (a step that reveals a fragment may leave the slide's text as it
+    was, so the active cell is what tells that the deck moved)."""
+    before = page.evaluate(_ACTIVE)
+    for command in ("deck:down", "deck:forward"):
+        _command(page, command)
+        try:
+            page.wait_for_function(f"before => ({_ACTIVE})() !== before", arg=before, timeout=STEP * 1000,
+                                   polling=100)
+            return True
+        except PlaywrightTimeout:
+            continue
+    return False
+
+
+def _start_deck_at(page, index):
+    """Present the notebook as slides from cell ``index`` (the deck starts at the active cell)."""
+    page.evaluate(f"() => {{ window.jupyterapp.shell.currentWidget.content.activeCellIndex = {index}; }}")
+    _command(page, "deck:start")
+    page.wait_for_selector(".jp-deck-mod-onscreen", timeout=OPEN * 1000)
+
+
+def _present(page, path, shot):
+    """Present the executed lesson as slides: from the first cell, the title slide, then a step (the space bar's
+    down-else-forward); then from the first cell holding an interactive figure, as a lecturer who clicks it and
+    presents, that slide: screenshot, and its slider must redraw the figure."""
+    title = json.loads(path.read_text())["cells"][0]["source"][0].lstrip("# ").strip()
+    page.set_viewport_size(SLIDE_SIZE)
+    _start_deck_at(page, 0)
+    first = page.locator(".jp-deck-mod-onscreen").first.inner_text()
+    assert title in first, f"{path.name}: the first slide shows {first[:80]!r}, not the title {title!r}"
+    assert _next_slide(page), f"{path.name}: the deck does not move on from its title slide"
+    _command(page, "deck:stop")
+    page.wait_for_selector(".jp-deck-mod-onscreen", state="detached", timeout=OPEN * 1000)
+    index = page.evaluate("() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].findIndex("
+                          "cell => cell.querySelector('.jp-OutputArea-output .widget-slider'))")
+    _start_deck_at(page, index)
+    figure = page.locator(".jp-deck-mod-onscreen .jp-OutputArea-output:has(.widget-slider)")
+    figure.first.wait_for(timeout=OPEN * 1000)
+    page.screenshot(path=str(shot))
+    assert _slider_redraws(page, figure.first), f"{path.name}: the figure of cell {index} did not redraw in slides"
+    _command(page, "deck:stop")
+    return index
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_lesson_runs_and_sliders_redraw(path, lab, browser, screenshots):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     shot = screenshots / f"{path.stem}.png"
-    timings = {}
+    timings, outside = {}, []
+    page.on("request", lambda request: request.url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:",
+                                                                 "blob:", "about:")) or outside.append(request.url))
     try:
         start = time.perf_counter()
         _open(page, lab, path.name)
@@ -302,7 +358,14 @@ def test_lesson_runs_and_sliders_redraw(path, lab, browser, screenshots):
                 f"{path.name}: interactive figure {index} did not redraw after its first slider moved; "
                 f"screenshot {shot}")
         timings["sliders"] = time.perf_counter() - start
-        print(f"{path.name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; screenshot {shot}")
+
+        start = time.perf_counter()
+        slides = screenshots / f"{path.stem}-slides.png"
+        index = _present(page, path, slides)
+        timings["slides"] = time.perf_counter() - start
+        assert not outside, f"{path.name}: requests left the machine: {outside[:5]}"
+        print(f"{path.name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + f"; screenshot {shot}; "
+              f"slides: the figure of cell {index} redrew in slide mode, {slides}")
     finally:
         try:  # a failing screenshot must not hide the failure that brought us here
             page.screenshot(path=str(shot), timeout=REDRAW * 1000)
