@@ -7,7 +7,8 @@ each cell's metadata, set by rules so that nothing is written by hand twice.
 - A **subslide** at every ``###`` heading and at every other markdown cell that follows a code cell: one
   step of the lesson (its text, its cell, its figure) per screen.
 - The first code cell after a question is a **fragment**: it appears on the next key press, so the room
-  answers first.
+  answers first. A code cell that shows an interactive figure (``widgets.<name>_browser(...)``) is a
+  **subslide** of its own, so the figure and its sliders get the whole screen.
 - Every other cell continues the slide above it: it has no ``slide_type`` (jupyterlab-slideshow 0.3.4 never
   shows a cell whose type is ``"-"``, so the key is left out rather than set to it). No cell is skipped.
 
@@ -15,12 +16,14 @@ Run ``.venv/bin/python book/slides.py`` after editing a lesson; ``tests/test_sli
 carries exactly these types.
 """
 
+import copy
 import json
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PREDICT = "**Predict, then run.**"
+FIGURE = re.compile(r"\bwidgets\.\w+_browser\(")
 
 
 def _source(cell):
@@ -74,14 +77,16 @@ def slide_types(cells):
             after_question = text.startswith(PREDICT)
         elif after_question:
             kind, after_question = "fragment", False
+        elif FIGURE.search(_source(cell)):
+            kind = "subslide"
         types.append(kind)
         previous = cell["cell_type"]
     return types
 
 
 def with_slides(notebook):
-    """The notebook (a dict as in the .ipynb file) with its questions split and its slide types set."""
-    cells = split_cells(notebook["cells"])
+    """A copy of the notebook (a dict as in the .ipynb file) with its cells cut and its slide types set."""
+    cells = split_cells(copy.deepcopy(notebook["cells"]))
     for cell, kind in zip(cells, slide_types(cells)):
         cell["source"] = _lines(cell["source"])
         cell["metadata"].pop("slideshow", None)

@@ -28,9 +28,9 @@ def test_slide_types_follow_the_rules_on_a_small_lesson():
              _cell("code", "import torch"), _cell("markdown", "A result, then more text."),
              _cell("markdown", "**Predict, then run.** How many?"), _cell("code", "answer()"),
              _cell("code", "figure()"), _cell("markdown", "### A detail"), _cell("markdown", "## 2. Next"),
-             _cell("code", "more()")]
+             _cell("code", "more()"), _cell("code", "box = data()\nwidgets.cam_browser(box)")]
     assert slides.slide_types(cells) == ["slide", None, None, "subslide", "slide", "fragment", None, "subslide",
-                                         "slide", None]
+                                         "slide", None, "subslide"]
 
 
 def test_headings_and_questions_inside_a_cell_are_split_off_with_the_text_unchanged():
