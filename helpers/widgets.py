@@ -279,8 +279,8 @@ def draw_gradcam_frame(model, images, index, layer, rank, tau, counterfactual=Fa
                        true_boxes=None, normalization=None, guesses=None, fig=None):
     """Grad-CAM of image ``index`` for the model's ``rank``-th guess (0: its top class) at ``layer``, and its box.
 
-    The map comes from ``guesses`` (:func:`gradcam_guesses` of this image and layer, its entries for this image,
-    with at least ``rank + 1`` guesses) or is computed here; it is upsampled to the
+    The map comes from ``guesses`` (this image's entries of :func:`gradcam_guesses` at this layer, with at
+    least ``rank + 1`` guesses) or is computed here; it is upsampled to the
     image size and drawn by :func:`draw_map_frame` next to its own grid (``fig``: see :func:`_figure`).
     """
     if guesses is None:

@@ -17,9 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from test_lessons_in_browser import CHROMIUM, CHROMIUM_FLAGS
-
-from playwright.sync_api import sync_playwright
+from test_lessons_in_browser import browser  # noqa: F401 (the Chromium fixture; it skips without a browser)
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "book"))
@@ -56,16 +54,6 @@ def site(tmp_path_factory):
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_every_page_loads_offline_with_maths_and_pictures(site, browser, tmp_path_factory):
