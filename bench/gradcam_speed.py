@@ -32,6 +32,11 @@ from helpers.gradcam import grad_cam
 from helpers.metrics import normalize_maps
 
 
+#: How much slower each peer must be. torchcam 0.5 runs at the floor as ours does (one forward, one partial
+#: backward), so no method can be 1.3 times faster than it: that bar is retired and its ratio only reported.
+PEER_GOALS = (("pytorch-grad-cam", ">= 2.5"), ("torchcam", "report only (retired, issue 22)"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None)
@@ -100,14 +105,14 @@ def main():
     finally:
         for close in closers:
             close()
-    for peer_name, goal in (("pytorch-grad-cam", 2.5), ("torchcam", 1.3)):
+    for peer_name, goal in PEER_GOALS:
         if peer_name in medians:
-            print(f"{peer_name + ' / helpers:':28s}{medians[peer_name] / medians['helpers']:.2f}x  (goal >= {goal})")
+            print(f"{peer_name + ' / helpers:':28s}{medians[peer_name] / medians['helpers']:.2f}x  (goal {goal})")
     print(f"{'helpers / floor:':28s}{medians['helpers'] / medians['floor']:.3f}  (goal <= 1.10)")
     print(f"{'top-5, 5 calls / one call:':28s}"
           f"{medians['helpers, top-5 as 5 calls'] / medians['helpers, top-5 in one call']:.2f}x")
-    ratios = [(f"Grad-CAM: {peer} / helpers", medians[peer] / medians["helpers"], f">= {goal}")
-              for peer, goal in (("pytorch-grad-cam", 2.5), ("torchcam", 1.3)) if peer in medians]
+    ratios = [(f"Grad-CAM: {peer} / helpers", medians[peer] / medians["helpers"], goal)
+              for peer, goal in PEER_GOALS if peer in medians]
     ratios += [("Grad-CAM: helpers / floor (forward + gradient at the layer)", medians["helpers"] / medians["floor"],
                 "<= 1.10"),
                ("Grad-CAM top-5: 5 calls / 1 call", medians["helpers, top-5 as 5 calls"]
